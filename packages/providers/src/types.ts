@@ -1,0 +1,58 @@
+/** The roles a chat message can carry across every adapter. */
+export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
+
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+}
+
+/** One call to one upstream model. `model` is the provider-side model name (the catalog's `providerModel`). */
+export interface ChatCall {
+  model: string;
+  messages: ChatMessage[];
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  stop?: string[];
+  /** Fires when the caller goes away: the upstream request is aborted and the call rejects with CANCELLED. */
+  signal?: AbortSignal;
+  /** Whole-call deadline in milliseconds, retries and back-off included. Overrides the provider's default. */
+  timeoutMs?: number;
+  /** Deadline for the response headers of each attempt. Overrides the provider's default. */
+  firstByteTimeoutMs?: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'other';
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface ChatResult {
+  text: string;
+  finishReason: FinishReason;
+  usage: Usage;
+  /** The model name the upstream reports having used (may carry a dated version suffix). */
+  providerModel: string;
+}
+
+/**
+ * One piece of a streamed answer. Text arrives in `deltaText`; the last chunk carries `finishReason`, and `usage`
+ * when the upstream reports it.
+ */
+export interface ChatChunk {
+  deltaText?: string;
+  finishReason?: FinishReason;
+  usage?: Usage;
+  providerModel?: string;
+}
+
+export interface ChatProvider {
+  /** Stable name of this upstream, e.g. `openai`, `anthropic`, `gemini`, `simulator`, `openai@api.groq.com`. */
+  readonly id: string;
+  complete(call: ChatCall): Promise<ChatResult>;
+  stream(call: ChatCall): AsyncIterable<ChatChunk>;
+  /** Releases pooled connections. Idempotent. */
+  close(): Promise<void>;
+}
