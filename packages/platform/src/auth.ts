@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import { createRemoteJWKSet, jwtVerify, SignJWT, errors as joseErrors, type JWTVerifyGetKey } from 'jose';
+import { DomainError, unauthenticated } from './errors.js';
+
+export interface AuthConfig {
+  /** HS256 shared secret; enables HS256 JWTs. */
+  jwtSecret?: string | undefined;
+  /** JWKS URL; enables RS256/ES256 JWTs. */
+  jwksUrl?: string | undefined;
+  /** The claim that names the account (default `sub`). */
+  accountClaim: string;
+  issuer?: string | undefined;
+  audience?: string | undefined;
+  /** How long a verified API key is trusted without asking the store again (revocation also clears it). */
+  apiKeyCacheMs: number;
+}
+
+export interface Principal {
+  accountId: string;
+  method: 'jwt' | 'api_key';
+}
+
+/** Finds the account of an API key by the key's SHA-256 hex digest; null when unknown or revoked. */
+export type ApiKeyLookup = (keyHash: string) => Promise<{ accountId: string } | null>;
+
+export const API_KEY_PREFIX = 'rpx_';
+const API_KEY_SHAPE = /^rpx_[A-Za-z0-9]{24,128}$/;
+const ACCOUNT_ID_SHAPE = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/**
+ * Verifies the `authorization` value of a call: `Bearer <JWT>` or `Bearer rpx_...`. Every failure is
+ * UNAUTHENTICATED with a message that says what is wrong, never echoing the credential.
+ */
+export class Authenticator {
+  private readonly hsKey: Uint8Array | undefined;
+  private readonly jwks: JWTVerifyGetKey | undefined;
+  private readonly keyCache = new Map<string, { accountId: string; expires: number }>();
+
+  constructor(
+    private readonly config: AuthConfig,
+    private readonly lookupApiKey: ApiKeyLookup,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.hsKey = config.jwtSecret ? new TextEncoder().encode(config.jwtSecret) : undefined;
+    this.jwks = config.jwksUrl ? createRemoteJWKSet(new URL(config.jwksUrl)) : undefined;
+  }
+
+  /** Forgets cached API keys (called when a key is revoked anywhere). */
+  invalidateApiKeys(): void {
+    this.keyCache.clear();
+  }
+
+  async authenticate(authorization: string | undefined): Promise<Principal> {
+    if (!authorization) throw unauthenticated('missing credential: send "authorization: Bearer <API key or JWT>"');
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!match) throw unauthenticated('malformed authorization header: expected "Bearer <API key or JWT>"');
+    const token = match[1]!;
+    if (token.startsWith(API_KEY_PREFIX)) return this.verifyApiKey(token);
+    return this.verifyJwt(token);
+  }
+
+  private async verifyApiKey(key: string): Promise<Principal> {
+    if (!API_KEY_SHAPE.test(key))
+      throw unauthenticated('malformed API key: expected rpx_ followed by letters and digits');
+    const hash = hashApiKey(key);
+    const cached = this.keyCache.get(hash);
+    const now = this.now();
+    if (cached && cached.expires > now) return { accountId: cached.accountId, method: 'api_key' };
+    const found = await this.lookupApiKey(hash);
+    if (!found) {
+      this.keyCache.delete(hash);
+      throw unauthenticated('unknown or revoked API key: create a new key with "routeplex key create"');
+    }
+    if (this.config.apiKeyCacheMs > 0) {
+      if (this.keyCache.size > 10_000) this.keyCache.clear();
+      this.keyCache.set(hash, { accountId: found.accountId, expires: now + this.config.apiKeyCacheMs });
+    }
+    return { accountId: found.accountId, method: 'api_key' };
+  }
+
+  private async verifyJwt(token: string): Promise<Principal> {
+    if (token.split('.').length !== 3) throw unauthenticated('malformed credential: neither an rpx_ API key nor a JWT');
+    const options = {
+      ...(this.config.issuer ? { issuer: this.config.issuer } : {}),
+      ...(this.config.audience ? { audience: this.config.audience } : {}),
+      currentDate: new Date(this.now()),
+    };
+    let payload: Record<string, unknown>;
+    try {
+      if (this.hsKey && /"alg"\s*:\s*"HS256"/.test(decodeHeader(token))) {
+        ({ payload } = await jwtVerify(token, this.hsKey, { ...options, algorithms: ['HS256'] }));
+      } else if (this.jwks) {
+        ({ payload } = await jwtVerify(token, this.jwks, { ...options, algorithms: ['RS256', 'ES256'] }));
+      } else {
+        throw unauthenticated('JWT not accepted: no verification key is configured for its algorithm');
+      }
+    } catch (err) {
+      if (err instanceof DomainError) throw err;
+      throw unauthenticated(describeJwtError(err), err);
+    }
+    const account = payload[this.config.accountClaim];
+    if (typeof account !== 'string' || !ACCOUNT_ID_SHAPE.test(account)) {
+      throw unauthenticated(
+        `JWT claim "${this.config.accountClaim}" must name the account (1-128 letters, digits, ._:@-)`,
+      );
+    }
+    return { accountId: account, method: 'jwt' };
+  }
+}
+
+function decodeHeader(token: string): string {
+  try {
+    return Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8');
+  } catch {
+    return '';
+  }
+}
+
+function describeJwtError(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'JWT expired: obtain a new token';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `JWT claim "${err.claim}" is invalid: ${err.reason}`;
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'JWT signature does not verify';
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'JWT algorithm not allowed: use HS256, RS256 or ES256';
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'JWT key id not found in the JWKS';
+  return 'malformed JWT';
+}
+
+/** Mints an HS256 JWT for development and tests. */
+export async function mintJwt(options: {
+  secret: string;
+  accountId: string;
+  ttlSeconds: number;
+  claim?: string;
+  issuer?: string;
+  audience?: string;
+  nowSeconds?: number;
+}): Promise<string> {
+  const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
+  const claim = options.claim ?? 'sub';
+  let jwt = new SignJWT(claim === 'sub' ? {} : { [claim]: options.accountId })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuedAt(now)
+    .setExpirationTime(now + options.ttlSeconds);
+  if (claim === 'sub') jwt = jwt.setSubject(options.accountId);
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(options.secret));
+}

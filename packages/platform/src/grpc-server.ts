@@ -1,0 +1,139 @@
+import {
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+  type Metadata,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Authenticator, Principal } from './auth.js';
+import { toPublicStatus, toServiceError } from './errors.js';
+
+/** What a handler knows about its call besides the request. */
+export interface CallContext {
+  /** The authenticated account: always from the credential, never from the request. */
+  readonly principal: Principal;
+  /** Aborted when the caller cancels or goes away. */
+  readonly signal: AbortSignal;
+  readonly metadata: Metadata;
+}
+
+type RequestOf<D> = D extends { requestDeserialize: (b: Buffer) => infer R } ? R : never;
+type ResponseOf<D> = D extends { responseSerialize: (v: infer R) => Buffer } ? R : never;
+
+export type Handlers<S extends ServiceDefinition> = {
+  [K in keyof S]: S[K] extends { responseStream: true }
+    ? (req: RequestOf<S[K]>, ctx: CallContext, send: (msg: ResponseOf<S[K]>) => Promise<void>) => Promise<void>
+    : (req: RequestOf<S[K]>, ctx: CallContext) => Promise<ResponseOf<S[K]>>;
+};
+
+export interface BindOptions {
+  authenticator: Authenticator;
+  logger: Logger;
+}
+
+/**
+ * Binds async handlers to a grpc-js service definition. This is the server boundary every service shares:
+ * it authenticates each call (the auth interceptor), wires cancellation, and is the one place where any
+ * failure becomes a gRPC status (the cause logged, never sent).
+ */
+export function bindService<S extends ServiceDefinition>(
+  definition: S,
+  handlers: Handlers<S>,
+  options: BindOptions,
+): UntypedServiceImplementation {
+  const implementation: UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(definition)) {
+    const handler = handlers[name as keyof S] as unknown as (...args: unknown[]) => Promise<unknown>;
+    const path = method.path;
+    const fail = (err: unknown) => {
+      const status = toPublicStatus(err);
+      if (status.unexpected) options.logger.error({ err, method: path }, 'unexpected failure');
+      else if (status.codeName !== 'UNAUTHENTICATED' && status.codeName !== 'CANCELLED')
+        options.logger.debug({ code: status.codeName, method: path }, 'call failed');
+      return status;
+    };
+    if (method.responseStream) {
+      implementation[name] = (call: ServerWritableStream<unknown, unknown>) => {
+        const controller = new AbortController();
+        call.on('cancelled', () => controller.abort());
+        const send = (msg: unknown) =>
+          new Promise<void>((resolve) => {
+            if (controller.signal.aborted) return resolve();
+            if (call.write(msg)) resolve();
+            else call.once('drain', () => resolve());
+          });
+        authenticate(call.metadata)
+          .then((principal) =>
+            handler(call.request, { principal, signal: controller.signal, metadata: call.metadata }, send),
+          )
+          .then(
+            () => call.end(),
+            (err) => {
+              if (!controller.signal.aborted) call.emit('error', toServiceError(fail(err)));
+            },
+          );
+      };
+    } else {
+      implementation[name] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        const controller = new AbortController();
+        call.on('cancelled', () => controller.abort());
+        authenticate(call.metadata)
+          .then((principal) => handler(call.request, { principal, signal: controller.signal, metadata: call.metadata }))
+          .then(
+            (response) => callback(null, response),
+            (err) => callback(toServiceError(fail(err))),
+          );
+      };
+    }
+  }
+  return implementation;
+
+  function authenticate(metadata: Metadata): Promise<Principal> {
+    const value = metadata.get('authorization')[0];
+    return options.authenticator.authenticate(typeof value === 'string' ? value : undefined);
+  }
+}
+
+export interface RunningServer {
+  readonly port: number;
+  readonly server: Server;
+  /** Stops accepting calls, lets running ones finish (up to graceMs), then forces the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Starts one gRPC server for one or more bound services. */
+export async function startGrpcServer(options: {
+  host: string;
+  port: number;
+  services: { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
+}): Promise<RunningServer> {
+  const server = new Server({ 'grpc.max_receive_message_length': 8 * 1024 * 1024 });
+  for (const s of options.services) server.addService(s.definition, s.implementation);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    ),
+  );
+  return {
+    port,
+    server,
+    close: (graceMs = 5000) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}
+
+export { GrpcStatus };

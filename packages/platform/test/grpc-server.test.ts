@@ -1,0 +1,86 @@
+import { expect } from 'chai';
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { feedbackV1 } from '@routeplex/contracts';
+import { Authenticator, hashApiKey } from '../src/auth.js';
+import { invalidArgument } from '../src/errors.js';
+import { bindService, startGrpcServer, type RunningServer } from '../src/grpc-server.js';
+import { createLogger } from '../src/logger.js';
+
+const KEY = 'rpx_' + 'Z'.repeat(30);
+
+describe('bindService and startGrpcServer', () => {
+  let server: RunningServer;
+  let client: InstanceType<typeof feedbackV1.FeedbackServiceClient>;
+  const seenAccounts: string[] = [];
+
+  before(async () => {
+    const authenticator = new Authenticator({ accountClaim: 'sub', apiKeyCacheMs: 0 }, async (hash) =>
+      hash === hashApiKey(KEY) ? { accountId: 'acct-a' } : null,
+    );
+    const implementation = bindService(
+      feedbackV1.FeedbackServiceService,
+      {
+        async submitFeedback(req, ctx) {
+          seenAccounts.push(ctx.principal.accountId);
+          if (req.requestId === 'bad') throw invalidArgument('request_id: must start with req_');
+          if (req.requestId === 'boom') throw new Error('database password is hunter2');
+          return { rating: { requestId: req.requestId, quality: 1, score: 5 }, replacedPrevious: false, model: 'm' };
+        },
+      },
+      { authenticator, logger: createLogger({ name: 'test', level: 'silent' }) },
+    );
+    server = await startGrpcServer({
+      host: '127.0.0.1',
+      port: 0,
+      services: [{ definition: feedbackV1.FeedbackServiceService, implementation }],
+    });
+    client = new feedbackV1.FeedbackServiceClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
+  });
+
+  after(async () => {
+    client.close();
+    await server.close();
+  });
+
+  function call(requestId: string, key?: string) {
+    const md = new Metadata();
+    if (key) md.set('authorization', `Bearer ${key}`);
+    return new Promise<feedbackV1.SubmitFeedbackResponse>((resolve, reject) =>
+      client.submitFeedback({ requestId, score: 5 }, md, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+  }
+
+  async function failure(p: Promise<unknown>): Promise<ServiceError> {
+    try {
+      await p;
+    } catch (err) {
+      return err as ServiceError;
+    }
+    throw new Error('expected the call to fail');
+  }
+
+  it('passes the authenticated account to the handler', async () => {
+    const res = await call('req_1', KEY);
+    expect(res.rating?.requestId).to.equal('req_1');
+    expect(seenAccounts.at(-1)).to.equal('acct-a');
+  });
+
+  it('answers UNAUTHENTICATED before the handler runs when the credential is missing or unknown', async () => {
+    const before = seenAccounts.length;
+    expect((await failure(call('req_1'))).code).to.equal(status.UNAUTHENTICATED);
+    expect((await failure(call('req_1', 'rpx_' + 'Y'.repeat(30)))).code).to.equal(status.UNAUTHENTICATED);
+    expect(seenAccounts.length).to.equal(before);
+  });
+
+  it('turns a typed error into its status with its message', async () => {
+    const err = await failure(call('bad', KEY));
+    expect(err.code).to.equal(status.INVALID_ARGUMENT);
+    expect(err.details).to.equal('request_id: must start with req_');
+  });
+
+  it('turns an unexpected error into INTERNAL without sending its message', async () => {
+    const err = await failure(call('boom', KEY));
+    expect(err.code).to.equal(status.INTERNAL);
+    expect(err.details).to.equal('internal error');
+  });
+});
