@@ -5,3 +5,4 @@ export * from './logger.js';
 export * from './grpc-server.js';
 export * from './telemetry.js';
 export * from './secrets.js';
+export * from './env.js';

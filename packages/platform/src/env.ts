@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { vars } from './config.js';
+import type { AuthConfig } from './auth.js';
+
+/**
+ * Variables every service reads the same way. A service's main spreads this into its own shape and calls
+ * loadConfig(shape, process.env) once.
+ */
+export const commonEnv = {
+  /** PostgreSQL in production; unset means the embedded PGlite store. */
+  DATABASE_URL: vars.databaseUrl(),
+  /** Folder of the embedded PGlite store (unset: in memory). */
+  ROUTEPLEX_DATA_DIR: z.string().optional(),
+  GRPC_HOST: vars.host(),
+  ROUTEPLEX_JWT_SECRET: vars.secret(32).optional(),
+  ROUTEPLEX_JWKS_URL: vars.url(),
+  ROUTEPLEX_JWT_ACCOUNT_CLAIM: z.string().min(1).default('sub'),
+  ROUTEPLEX_JWT_ISSUER: z.string().optional(),
+  ROUTEPLEX_JWT_AUDIENCE: z.string().optional(),
+  ROUTEPLEX_API_KEY_CACHE_MS: z.coerce.number().int().min(0).default(30_000),
+  ROUTEPLEX_LOG_LEVEL: vars.logLevel(),
+  ROUTEPLEX_TRACES: z.enum(['none', 'console', 'otlp']).default('none'),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: vars.url(),
+};
+
+export type CommonConfig = Readonly<z.infer<z.ZodObject<typeof commonEnv>>>;
+
+export function authConfigFrom(c: CommonConfig): AuthConfig {
+  return {
+    jwtSecret: c.ROUTEPLEX_JWT_SECRET,
+    jwksUrl: c.ROUTEPLEX_JWKS_URL,
+    accountClaim: c.ROUTEPLEX_JWT_ACCOUNT_CLAIM,
+    issuer: c.ROUTEPLEX_JWT_ISSUER,
+    audience: c.ROUTEPLEX_JWT_AUDIENCE,
+    apiKeyCacheMs: c.ROUTEPLEX_API_KEY_CACHE_MS,
+  };
+}

@@ -1,0 +1,469 @@
+import { randomId, messageHmac, DomainError, invalidArgument, failedPrecondition } from '@routeplex/platform';
+import {
+  classify,
+  decide,
+  qualitySignals,
+  requestCell,
+  contributionCell,
+  estimateTokens,
+  catalogCostUsd,
+  NoEligibleModelError,
+  type CandidateModel,
+  type Decision,
+  type QueryType,
+  type Rng,
+  type ScoringConfig,
+  type Stage,
+  type Complexity,
+} from '@routeplex/scoring';
+import type { LearningCache, CellDeltaInput } from '@routeplex/learning';
+import type { ChatChunk, ChatProvider, ChatResult, CircuitBreakerRegistry, FinishReason } from '@routeplex/providers';
+import type { EntryWrite, RequestEntry } from '@routeplex/store';
+import { ENHANCEMENT_INSTRUCTIONS, enhancementByHoldout } from './enhancement.js';
+import { AUTO_MODEL, type ChatInput, type ValidMessage } from './validation.js';
+
+/** What the router needs of a catalog entry. */
+export interface RoutableModel extends CandidateModel {
+  providerModel: string;
+  maxOutputTokens: number;
+  simulated: boolean;
+}
+
+export interface RouterCatalog {
+  models(): readonly RoutableModel[];
+  get(id: string): RoutableModel | undefined;
+  provider(id: string): ChatProvider;
+}
+
+export interface RouterOptions {
+  catalog: RouterCatalog;
+  cache: LearningCache;
+  /** Queues a content-free record; resolves when committed (the hot path does not wait for it). */
+  record: (write: EntryWrite) => Promise<void>;
+  breakers: CircuitBreakerRegistry;
+  scoring: ScoringConfig;
+  hmacSecret: string;
+  enhancementHoldout: number;
+  maxAttempts: number;
+  callTimeoutMs: number;
+  now: () => number;
+  rng: Rng;
+  onRecordError: (err: unknown) => void;
+}
+
+export interface AttemptInfo {
+  model: string;
+  provider: string;
+  errorCode: string;
+  latencyMs: number;
+}
+
+export interface RoutingInfo {
+  queryType: QueryType;
+  complexity: Complexity;
+  model: string;
+  provider: string;
+  autoRouted: boolean;
+  stage: Stage | undefined;
+  personalWeight: number;
+  changedByPersonal: boolean;
+  preference: ChatInput['preference'];
+  promptEnhanced: boolean;
+  decision: Decision | undefined;
+  attempts: AttemptInfo[];
+  simulated: boolean;
+}
+
+export interface Completion {
+  requestId: string;
+  createdMs: number;
+  result: ChatResult;
+  routing: RoutingInfo;
+}
+
+interface Plan {
+  requestId: string;
+  createdMs: number;
+  queryType: QueryType;
+  complexity: Complexity;
+  promptTokens: number;
+  ranked: RoutableModel[];
+  decision: Decision | undefined;
+  autoRouted: boolean;
+  enhanced: boolean;
+  messages: ValidMessage[];
+}
+
+/**
+ * The routing core shared by the unary, streaming and selection rpcs: classify, decide from cached cells,
+ * call with fallback, score the answer and queue a content-free record.
+ */
+export class Router {
+  constructor(private readonly o: RouterOptions) {}
+
+  async complete(accountId: string, input: ChatInput, signal: AbortSignal): Promise<Completion> {
+    const plan = await this.plan(accountId, input);
+    const attempts: AttemptInfo[] = [];
+    const failures: CellDeltaInput[] = [];
+    for (const model of this.attemptOrder(plan)) {
+      const started = this.o.now();
+      const breaker = this.o.breakers.get(model.provider, model.id);
+      try {
+        const result = await this.o.catalog.provider(model.id).complete({
+          ...this.call(model, input, plan.messages),
+          signal,
+        });
+        breaker.onSuccess();
+        const latencyMs = this.o.now() - started;
+        attempts.push({ model: model.id, provider: model.provider, errorCode: '', latencyMs });
+        const routing = this.routingInfo(plan, input, model, attempts);
+        this.recordCompletion(accountId, plan, input, model, result, latencyMs, routing, failures);
+        return { requestId: plan.requestId, createdMs: plan.createdMs, result, routing };
+      } catch (err) {
+        if (signal.aborted) throw err;
+        breaker.onFailure();
+        attempts.push({
+          model: model.id,
+          provider: model.provider,
+          errorCode: codeOf(err),
+          latencyMs: this.o.now() - started,
+        });
+        failures.push(this.failureDelta(plan.queryType, model.id));
+      }
+    }
+    throw allFailed(attempts);
+  }
+
+  /**
+   * Streams an answer: falls back only until the first chunk arrives. `emit` receives the routing info
+   * once, then the chunks; the record is queued after the last chunk.
+   */
+  async stream(
+    accountId: string,
+    input: ChatInput,
+    signal: AbortSignal,
+    emit: (event: { routing?: RoutingInfo; chunk?: ChatChunk; requestId: string; createdMs: number }) => Promise<void>,
+  ): Promise<void> {
+    const plan = await this.plan(accountId, input);
+    const attempts: AttemptInfo[] = [];
+    const failures: CellDeltaInput[] = [];
+    for (const model of this.attemptOrder(plan)) {
+      const started = this.o.now();
+      const breaker = this.o.breakers.get(model.provider, model.id);
+      const iterator = this.o.catalog
+        .provider(model.id)
+        .stream({ ...this.call(model, input, plan.messages), signal })
+        [Symbol.asyncIterator]();
+      let first: IteratorResult<ChatChunk>;
+      try {
+        first = await iterator.next();
+      } catch (err) {
+        if (signal.aborted) throw err;
+        breaker.onFailure();
+        attempts.push({
+          model: model.id,
+          provider: model.provider,
+          errorCode: codeOf(err),
+          latencyMs: this.o.now() - started,
+        });
+        failures.push(this.failureDelta(plan.queryType, model.id));
+        continue;
+      }
+      attempts.push({ model: model.id, provider: model.provider, errorCode: '', latencyMs: 0 });
+      const routing = this.routingInfo(plan, input, model, attempts);
+      const base = { requestId: plan.requestId, createdMs: plan.createdMs };
+      await emit({ ...base, routing });
+      let text = '';
+      let finishReason: FinishReason = 'stop';
+      let usage: ChatResult['usage'] | undefined;
+      let providerModel = model.providerModel;
+      try {
+        for (let step = first; !step.done; step = await iterator.next()) {
+          const chunk = step.value;
+          if (chunk.deltaText) text += chunk.deltaText;
+          if (chunk.finishReason) finishReason = chunk.finishReason;
+          if (chunk.usage) usage = chunk.usage;
+          if (chunk.providerModel) providerModel = chunk.providerModel;
+          await emit({ ...base, chunk });
+        }
+      } catch (err) {
+        breaker.onFailure();
+        throw err;
+      }
+      breaker.onSuccess();
+      const latencyMs = this.o.now() - started;
+      attempts[attempts.length - 1]!.latencyMs = latencyMs;
+      const result: ChatResult = {
+        text,
+        finishReason,
+        providerModel,
+        usage: usage ?? { promptTokens: plan.promptTokens, completionTokens: estimateTokens(text) },
+      };
+      this.recordCompletion(accountId, plan, input, model, result, latencyMs, routing, failures);
+      return;
+    }
+    throw allFailed(attempts);
+  }
+
+  /** A routing decision without a model call, recorded as a selection. */
+  async select(accountId: string, input: ChatInput): Promise<{ requestId: string; routing: RoutingInfo }> {
+    const plan = await this.plan(accountId, input);
+    const chosen = plan.ranked[0]!;
+    const routing = this.routingInfo(plan, input, chosen, []);
+    this.record(accountId, {
+      entry: this.entry(accountId, plan, input, chosen, 'selection', null, {}, 0, 0, 0, 0),
+      cellDeltas: [],
+      counterDelta: this.counterDelta(accountId, plan, undefined),
+    });
+    return { requestId: plan.requestId, routing };
+  }
+
+  private async plan(accountId: string, input: ChatInput): Promise<Plan> {
+    const createdMs = this.o.now();
+    const requestId = randomId('req_');
+    const { queryType, complexity } = classify(input.messages);
+    const promptTokens = input.messages.reduce((n, m) => n + estimateTokens(m.content) + 4, 0);
+    let ranked: RoutableModel[];
+    let decision: Decision | undefined;
+    const autoRouted = input.model === AUTO_MODEL;
+    if (autoRouted) {
+      const personal = await this.o.cache.personal(accountId, queryType);
+      const candidates = this.o.catalog.models();
+      try {
+        decision = decide({
+          candidates,
+          queryType,
+          promptTokens,
+          expectedCompletionTokens: input.maxTokens,
+          preference: input.preference,
+          constraints: {
+            allowedModels: input.allowedModels,
+            maxCostUsd: input.maxCostUsd,
+            unhealthy: candidates.filter((c) => !this.o.breakers.get(c.provider, c.id).isAvailable()).map((c) => c.id),
+          },
+          personal,
+          global: this.o.cache.globalCells(queryType),
+          config: this.o.scoring,
+          nowMs: createdMs,
+          rng: this.o.rng,
+        });
+      } catch (err) {
+        if (err instanceof NoEligibleModelError) throw noEligibleModel(err, input);
+        throw err;
+      }
+      ranked = decision.ranked.map((id) => this.o.catalog.get(id)!);
+    } else {
+      const model = this.o.catalog.get(input.model);
+      if (!model) {
+        const known = this.o.catalog
+          .models()
+          .map((m) => m.id)
+          .slice(0, 20);
+        throw invalidArgument(
+          `model: unknown model "${input.model.slice(0, 64)}"; use "${AUTO_MODEL}" or one of: ${known.join(', ')}`,
+        );
+      }
+      if (promptTokens + (input.maxTokens ?? 0) > model.contextWindow)
+        throw invalidArgument(
+          `messages: about ${promptTokens} prompt tokens plus max_tokens exceed the ${model.contextWindow}-token context window of ${model.id}; shorten the conversation or choose a larger model`,
+        );
+      ranked = [model];
+    }
+    const enhanced =
+      input.enhancePrompt ?? (autoRouted ? enhancementByHoldout(requestId, this.o.enhancementHoldout) : false);
+    const messages = enhanced
+      ? [{ role: 'system' as const, content: ENHANCEMENT_INSTRUCTIONS[queryType] }, ...input.messages]
+      : input.messages;
+    return {
+      requestId,
+      createdMs,
+      queryType,
+      complexity,
+      promptTokens,
+      ranked,
+      decision,
+      autoRouted,
+      enhanced,
+      messages,
+    };
+  }
+
+  private attemptOrder(plan: Plan): RoutableModel[] {
+    return plan.ranked.slice(0, this.o.maxAttempts);
+  }
+
+  private call(model: RoutableModel, input: ChatInput, messages: ValidMessage[]) {
+    return {
+      model: model.providerModel,
+      messages,
+      maxTokens: input.maxTokens === undefined ? undefined : Math.min(input.maxTokens, model.maxOutputTokens),
+      temperature: input.temperature,
+      topP: input.topP,
+      stop: input.stop,
+      timeoutMs: this.o.callTimeoutMs,
+    };
+  }
+
+  private routingInfo(plan: Plan, input: ChatInput, model: RoutableModel, attempts: AttemptInfo[]): RoutingInfo {
+    return {
+      queryType: plan.queryType,
+      complexity: plan.complexity,
+      model: model.id,
+      provider: model.provider,
+      autoRouted: plan.autoRouted,
+      stage: plan.decision?.stage,
+      personalWeight: plan.decision?.personalWeight ?? 0,
+      changedByPersonal: plan.decision?.changedByPersonal ?? false,
+      preference: input.preference,
+      promptEnhanced: plan.enhanced,
+      decision: plan.decision,
+      attempts,
+      simulated: model.simulated,
+    };
+  }
+
+  private failureDelta(queryType: QueryType, model: string): CellDeltaInput {
+    return { queryType, model, delta: contributionCell({ failed: true, atMs: this.o.now() }, this.o.scoring) };
+  }
+
+  private recordCompletion(
+    accountId: string,
+    plan: Plan,
+    input: ChatInput,
+    model: RoutableModel,
+    result: ChatResult,
+    latencyMs: number,
+    routing: RoutingInfo,
+    failures: CellDeltaInput[],
+  ): void {
+    const { promptTokens, completionTokens } = result.usage;
+    const signals = qualitySignals({
+      queryType: plan.queryType,
+      responseText: result.text,
+      finishReason: result.finishReason,
+      promptTokens,
+      completionTokens,
+    });
+    const costUsd = catalogCostUsd(model, promptTokens, completionTokens);
+    const success: CellDeltaInput = {
+      queryType: plan.queryType,
+      model: model.id,
+      delta: requestCell({ heuristicQuality: signals.score, latencyMs, costUsd, atMs: plan.createdMs }, this.o.scoring),
+    };
+    const cellDeltas = [...failures, success];
+    void routing;
+    this.o.cache.applyLocal(accountId, cellDeltas);
+    this.record(accountId, {
+      entry: this.entry(
+        accountId,
+        plan,
+        input,
+        model,
+        'completion',
+        signals.score,
+        signals.features,
+        latencyMs,
+        promptTokens,
+        completionTokens,
+        costUsd,
+      ),
+      cellDeltas: cellDeltas.map((d) => ({ accountId, ...d })),
+      counterDelta: this.counterDelta(accountId, plan, signals.score),
+    });
+  }
+
+  private entry(
+    accountId: string,
+    plan: Plan,
+    input: ChatInput,
+    model: RoutableModel,
+    kind: RequestEntry['kind'],
+    heuristicQuality: number | null,
+    signals: Record<string, number>,
+    latencyMs: number,
+    promptTokens: number,
+    completionTokens: number,
+    costUsd: number,
+  ): RequestEntry {
+    return {
+      id: plan.requestId,
+      accountId,
+      createdAt: new Date(plan.createdMs),
+      kind,
+      queryType: plan.queryType,
+      complexity: plan.complexity,
+      model: model.id,
+      provider: model.provider,
+      stage: plan.decision?.stage ?? 'cold_start',
+      personalWeight: plan.decision?.personalWeight ?? 0,
+      changedByPersonal: plan.decision?.changedByPersonal ?? false,
+      autoRouted: plan.autoRouted,
+      enhanced: plan.enhanced,
+      preference: input.preference,
+      status: 'ok',
+      heuristicQuality,
+      signals,
+      latencyMs,
+      promptTokens,
+      completionTokens,
+      costUsd,
+      messageHmac: messageHmac(this.o.hmacSecret, input.messages),
+    };
+  }
+
+  private counterDelta(accountId: string, plan: Plan, quality: number | undefined) {
+    const stage = plan.decision?.stage;
+    const q = quality ?? 0;
+    const measured = quality !== undefined && plan.autoRouted;
+    return {
+      accountId,
+      queryType: plan.queryType,
+      requests: 1,
+      autoRouted: plan.autoRouted ? 1 : 0,
+      changedByPersonal: plan.decision?.changedByPersonal ? 1 : 0,
+      coldStart: stage === 'cold_start' ? 1 : 0,
+      warmUp: stage === 'warm_up' ? 1 : 0,
+      established: stage === 'established' ? 1 : 0,
+      ...(measured && plan.enhanced ? { enhancedN: 1, enhancedQ: q, enhancedQ2: q * q } : {}),
+      ...(measured && !plan.enhanced ? { plainN: 1, plainQ: q, plainQ2: q * q } : {}),
+    };
+  }
+
+  private record(_accountId: string, write: EntryWrite): void {
+    this.o.record(write).catch(this.o.onRecordError);
+  }
+}
+
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : 'INTERNAL';
+}
+
+function allFailed(attempts: AttemptInfo[]): DomainError {
+  if (attempts.length === 0)
+    return new DomainError(
+      'UNAVAILABLE',
+      'no model could be tried: every eligible provider is temporarily disabled after failures; retry shortly',
+    );
+  const list = attempts.map((a) => `${a.model} (${a.errorCode})`).join(', ');
+  const allRateLimited = attempts.every((a) => a.errorCode === 'RESOURCE_EXHAUSTED');
+  return new DomainError(
+    allRateLimited ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE',
+    `every candidate failed after ${attempts.length} attempt(s): ${list}; retry later or allow other models`,
+  );
+}
+
+function noEligibleModel(err: NoEligibleModelError, input: ChatInput): DomainError {
+  const contextOnly = err.rejections.length > 0 && err.rejections.every((r) => r.reason === 'context_window');
+  if (contextOnly)
+    return invalidArgument(
+      `messages: the prompt exceeds the context window of every candidate model; shorten the conversation`,
+    );
+  const hint =
+    input.maxCostUsd !== undefined
+      ? ' (raise routing.max_cost_usd?)'
+      : input.allowedModels
+        ? ' (widen routing.allowed_models?)'
+        : '';
+  return failedPrecondition(`no model satisfies the constraints${hint}: ${err.message}`);
+}

@@ -1,0 +1,160 @@
+import { routerV1 } from '@routeplex/contracts';
+import { bindService, type BindOptions } from '@routeplex/platform';
+import { complexityToProto, preferenceToProto, queryTypeToProto, stageToProto } from '@routeplex/learning';
+import type { Router, RouterCatalog, RoutingInfo } from './router.js';
+import { AUTO_MODEL, validateChatRequest, validateSelectRequest } from './validation.js';
+import { invalidArgument } from '@routeplex/platform';
+
+const seconds = (ms: number) => String(Math.floor(ms / 1000));
+
+export function routingToProto(r: RoutingInfo): routerV1.Routing {
+  const excluded = r.decision?.rejected ?? [];
+  return {
+    queryType: queryTypeToProto(r.queryType),
+    complexity: complexityToProto(r.complexity),
+    model: r.model,
+    provider: r.provider,
+    autoRouted: r.autoRouted,
+    stage: r.stage ? stageToProto(r.stage) : 0,
+    personalWeight: r.personalWeight,
+    changedByPersonal: r.changedByPersonal,
+    preference: preferenceToProto(r.preference),
+    promptEnhanced: r.promptEnhanced,
+    candidates: [
+      ...(r.decision?.candidates ?? []).map((c) => ({
+        model: c.model,
+        provider: c.provider,
+        estimatedQuality: c.estimatedQuality,
+        estimatedCostUsd: c.estimatedCostUsd,
+        estimatedLatencyMs: c.estimatedLatencyMs,
+        utility: c.utility,
+        sampledUtility: c.sampledUtility,
+        excludedReason: '',
+      })),
+      ...excluded.map((x) => ({
+        model: x.model,
+        provider: '',
+        estimatedQuality: 0,
+        estimatedCostUsd: 0,
+        estimatedLatencyMs: 0,
+        utility: 0,
+        sampledUtility: 0,
+        excludedReason: `${x.reason}: ${x.detail}`,
+      })),
+    ],
+    attempts: r.attempts.map((a) => ({ ...a })),
+    simulated: r.simulated,
+  };
+}
+
+/** Binds the RouterService rpcs to the routing core. */
+export function routerServiceImplementation(
+  router: Router,
+  catalog: RouterCatalog,
+  options: BindOptions & { startedMs: number },
+) {
+  return bindService(
+    routerV1.RouterServiceService,
+    {
+      async createChatCompletion(req, ctx) {
+        if (req.stream)
+          throw invalidArgument(
+            'stream: CreateChatCompletion answers in one message; call StreamChatCompletion for a streamed answer',
+          );
+        const input = validateChatRequest(req);
+        const c = await router.complete(ctx.principal.accountId, input, ctx.signal);
+        const usage = c.result.usage;
+        return {
+          id: c.requestId,
+          object: 'chat.completion',
+          created: seconds(c.createdMs),
+          model: c.routing.model,
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: c.result.text, name: '' },
+              finishReason: c.result.finishReason,
+            },
+          ],
+          usage: {
+            promptTokens: usage.promptTokens,
+            completionTokens: usage.completionTokens,
+            totalTokens: usage.promptTokens + usage.completionTokens,
+          },
+          routing: routingToProto(c.routing),
+        };
+      },
+
+      async streamChatCompletion(req, ctx, send) {
+        const input = validateChatRequest(req);
+        let model = '';
+        await router.stream(ctx.principal.accountId, input, ctx.signal, async (event) => {
+          const base = { id: event.requestId, object: 'chat.completion.chunk', created: seconds(event.createdMs) };
+          if (event.routing) {
+            model = event.routing.model;
+            await send({
+              ...base,
+              model,
+              choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finishReason: '' }],
+              routing: routingToProto(event.routing),
+            });
+            return;
+          }
+          const chunk = event.chunk!;
+          if (!chunk.deltaText && !chunk.finishReason) return;
+          await send({
+            ...base,
+            model,
+            choices: [
+              { index: 0, delta: { role: '', content: chunk.deltaText ?? '' }, finishReason: chunk.finishReason ?? '' },
+            ],
+            usage: chunk.usage
+              ? {
+                  promptTokens: chunk.usage.promptTokens,
+                  completionTokens: chunk.usage.completionTokens,
+                  totalTokens: chunk.usage.promptTokens + chunk.usage.completionTokens,
+                }
+              : undefined,
+          });
+        });
+      },
+
+      async selectModel(req, ctx) {
+        const { requestId, routing } = await router.select(ctx.principal.accountId, validateSelectRequest(req));
+        return { id: requestId, routing: routingToProto(routing) };
+      },
+
+      async listModels() {
+        const created = seconds(options.startedMs);
+        return {
+          object: 'list',
+          data: [
+            {
+              id: AUTO_MODEL,
+              object: 'model',
+              created,
+              ownedBy: 'routeplex',
+              provider: 'routeplex',
+              simulated: false,
+              pricing: undefined,
+              contextWindow: Math.max(0, ...catalog.models().map((m) => m.contextWindow)),
+              capabilities: ['chat', 'streaming', 'auto_routing'],
+            },
+            ...catalog.models().map((m) => ({
+              id: m.id,
+              object: 'model',
+              created,
+              ownedBy: m.provider,
+              provider: m.provider,
+              simulated: m.simulated,
+              pricing: { inputPerMtok: m.inputPerMTok, outputPerMtok: m.outputPerMTok },
+              contextWindow: m.contextWindow,
+              capabilities: [...(m.capabilities ?? [])],
+            })),
+          ],
+        };
+      },
+    },
+    options,
+  );
+}

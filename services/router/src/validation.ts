@@ -1,0 +1,120 @@
+import { invalidArgument } from '@routeplex/platform';
+import { preferenceFromProto } from '@routeplex/learning';
+import type { Preference } from '@routeplex/scoring';
+import type { routerV1 } from '@routeplex/contracts';
+
+export const AUTO_MODEL = 'routeplex-ai';
+const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool']);
+const MAX_MESSAGES = 1000;
+const MAX_TOKENS_LIMIT = 1_000_000;
+
+export interface ValidMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+}
+
+/** A chat request after validation: everything a handler needs, in the project's own types. */
+export interface ChatInput {
+  model: string;
+  messages: ValidMessage[];
+  maxTokens: number | undefined;
+  temperature: number | undefined;
+  topP: number | undefined;
+  stop: string[] | undefined;
+  preference: Preference;
+  allowedModels: string[] | undefined;
+  maxCostUsd: number | undefined;
+  enhancePrompt: boolean | undefined;
+}
+
+type ChatRequestFields = Pick<
+  routerV1.CreateChatCompletionRequest,
+  'model' | 'messages' | 'maxTokens' | 'temperature' | 'topP' | 'stop' | 'n' | 'routing'
+>;
+
+/** Validates a chat request; every problem names the field and says what to send instead. */
+export function validateChatRequest(req: ChatRequestFields): ChatInput {
+  if (!req.model)
+    throw invalidArgument(
+      `model: required; use "${AUTO_MODEL}" to let routeplex choose, or a model id from GET /api/v1/models`,
+    );
+  const messages = validateMessages(req.messages);
+  if (req.n !== undefined && req.n !== 1)
+    throw invalidArgument('n: only 1 choice per request is supported; omit n or send 1');
+  const routing = validateRouting(req.routing);
+  return {
+    model: req.model,
+    messages,
+    maxTokens: validateMaxTokens(req.maxTokens),
+    temperature: range('temperature', req.temperature, 0, 2),
+    topP: range('top_p', req.topP, 0, 1),
+    stop: validateStop(req.stop),
+    ...routing,
+  };
+}
+
+export function validateSelectRequest(req: routerV1.SelectModelRequest): ChatInput {
+  return {
+    model: AUTO_MODEL,
+    messages: validateMessages(req.messages),
+    maxTokens: validateMaxTokens(req.maxTokens),
+    temperature: undefined,
+    topP: undefined,
+    stop: undefined,
+    ...validateRouting(req.routing),
+  };
+}
+
+function validateMessages(messages: routerV1.ChatMessage[]): ValidMessage[] {
+  if (messages.length === 0)
+    throw invalidArgument('messages: must contain at least one message, e.g. [{"role": "user", "content": "..."}]');
+  if (messages.length > MAX_MESSAGES) throw invalidArgument(`messages: at most ${MAX_MESSAGES} messages per request`);
+  const out: ValidMessage[] = [];
+  messages.forEach((m, i) => {
+    if (!ROLES.has(m.role))
+      throw invalidArgument(
+        `messages[${i}].role: unknown role "${m.role.slice(0, 32)}"; use system, developer, user, assistant or tool`,
+      );
+    out.push({ role: m.role === 'developer' ? 'system' : (m.role as ValidMessage['role']), content: m.content });
+  });
+  if (!out.some((m) => m.role === 'user' && m.content.trim() !== ''))
+    throw invalidArgument('messages: at least one user message with non-empty content is required');
+  return out;
+}
+
+function validateMaxTokens(v: number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || v < 1 || v > MAX_TOKENS_LIMIT)
+    throw invalidArgument(`max_tokens: must be an integer from 1 to ${MAX_TOKENS_LIMIT}; got ${v}`);
+  return v;
+}
+
+function range(field: string, v: number | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isFinite(v) || v < min || v > max)
+    throw invalidArgument(`${field}: must be between ${min} and ${max}; got ${v}`);
+  return v;
+}
+
+function validateStop(stop: string[]): string[] | undefined {
+  if (stop.length === 0) return undefined;
+  if (stop.length > 4) throw invalidArgument('stop: at most 4 stop sequences');
+  return stop;
+}
+
+function validateRouting(r: routerV1.RoutingOptions | undefined) {
+  const preference = preferenceFromProto(r?.preference);
+  if (preference === null)
+    throw invalidArgument(
+      'routing.preference: use PREFERENCE_QUALITY, PREFERENCE_BALANCED, PREFERENCE_COST or PREFERENCE_SPEED',
+    );
+  const maxCostUsd = r?.maxCostUsd;
+  if (maxCostUsd !== undefined && !(Number.isFinite(maxCostUsd) && maxCostUsd > 0))
+    throw invalidArgument(`routing.max_cost_usd: must be a positive number of US dollars; got ${maxCostUsd}`);
+  return {
+    preference,
+    allowedModels: r && r.allowedModels.length > 0 ? r.allowedModels : undefined,
+    maxCostUsd,
+    enhancePrompt: r?.enhancePrompt,
+  };
+}
