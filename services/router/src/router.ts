@@ -150,10 +150,8 @@ export class Router {
     for (const model of this.attemptOrder(plan)) {
       const started = this.o.now();
       const breaker = this.o.breakers.get(model.provider, model.id);
-      const iterator = this.o.catalog
-        .provider(model.id)
-        .stream({ ...this.call(model, input, plan.messages), signal })
-        [Symbol.asyncIterator]();
+      const chunks = this.o.catalog.provider(model.id).stream({ ...this.call(model, input, plan.messages), signal });
+      const iterator = chunks[Symbol.asyncIterator]();
       let first: IteratorResult<ChatChunk>;
       try {
         first = await iterator.next();
