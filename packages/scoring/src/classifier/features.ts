@@ -1,0 +1,141 @@
+import type { ChatMessage } from '../types.js';
+
+/**
+ * Hashed features of a conversation, shared by training and inference so they cannot drift apart:
+ * word unigrams and bigrams, character 4-grams (which carry code punctuation, morphology and
+ * non-Latin scripts), a length bucket and a non-ASCII bucket. Earlier user turns add their unigrams
+ * under a separate hash seed (context, weighted less by the model itself).
+ */
+export const FEATURE_BITS = 16;
+export const FEATURE_DIM = 1 << FEATURE_BITS;
+const MASK = FEATURE_DIM - 1;
+
+/** Characters of the last user turn that are read: its start and its end (where the ask often is). */
+const HEAD_CHARS = 700;
+const TAIL_CHARS = 300;
+const CONTEXT_CHARS = 300;
+
+const SEED_WORD = 0x9e3779b1;
+const SEED_BIGRAM = 0x85ebca77;
+const SEED_CHAR = 0xc2b2ae3d;
+const SEED_CONTEXT = 0x27d4eb2f;
+const SEED_META = 0x165667b1;
+
+function mix(h: number, v: number): number {
+  h ^= v;
+  h = Math.imul(h, 0x01000193);
+  return h >>> 0;
+}
+
+function finalize(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function isWordChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || c > 127;
+}
+
+/** Reusable output buffer: feature indices (may repeat) and how many are filled. */
+export class FeatureBuffer {
+  indices: Int32Array;
+  length = 0;
+  constructor(capacity = 4096) {
+    this.indices = new Int32Array(capacity);
+  }
+  push(i: number): void {
+    if (this.length === this.indices.length) {
+      const next = new Int32Array(this.indices.length * 2);
+      next.set(this.indices);
+      this.indices = next;
+    }
+    this.indices[this.length++] = i;
+  }
+}
+
+/** The text the classifier reads from a conversation: the last user turn (head and tail). */
+export function focusText(messages: readonly ChatMessage[]): { main: string; context: string } {
+  let last = -1;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i]!.role === 'user') {
+      last = i;
+      break;
+    }
+  }
+  if (last < 0) last = messages.length - 1;
+  const raw = last >= 0 ? (messages[last]!.content ?? '') : '';
+  const main =
+    raw.length > HEAD_CHARS + TAIL_CHARS ? raw.slice(0, HEAD_CHARS) + '\n' + raw.slice(raw.length - TAIL_CHARS) : raw;
+  let context = '';
+  for (let i = last - 1; i >= 0 && context.length < CONTEXT_CHARS; i--) {
+    const m = messages[i]!;
+    if (m.role === 'user' || m.role === 'system') context += ' ' + (m.content ?? '').slice(0, CONTEXT_CHARS);
+  }
+  return { main, context: context.slice(0, CONTEXT_CHARS) };
+}
+
+function wordFeatures(text: string, seed: number, out: FeatureBuffer, withBigrams: boolean): number {
+  let h = seed;
+  let inWord = false;
+  let prev = 0;
+  let words = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 32;
+    if (isWordChar(c)) {
+      h = mix(inWord ? h : seed, c);
+      inWord = true;
+    } else if (inWord) {
+      const w = finalize(h);
+      out.push(w & MASK);
+      if (withBigrams && prev !== 0) out.push(finalize(mix(mix(SEED_BIGRAM, prev), w)) & MASK);
+      prev = w;
+      inWord = false;
+      words++;
+    }
+  }
+  return words;
+}
+
+function charFeatures(text: string, out: FeatureBuffer): void {
+  // Rolling window of four characters; runs of whitespace collapse to one space.
+  let c1 = 32,
+    c2 = 32,
+    c3 = 32;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c === 9 || c === 10 || c === 13) c = 32;
+    if (c === 32 && c3 === 32) continue;
+    if (c >= 48 && c <= 57) c = 48; // all digits alike
+    out.push(finalize(mix(mix(mix(mix(SEED_CHAR, c1), c2), c3), c)) & MASK);
+    c1 = c2;
+    c2 = c3;
+    c3 = c;
+  }
+}
+
+function metaFeature(kind: number, bucket: number, out: FeatureBuffer): void {
+  out.push(finalize(mix(mix(SEED_META, kind), bucket)) & MASK);
+}
+
+/** Fill `out` with the features of a conversation; returns the buffer. */
+export function extractFeatures(
+  messages: readonly ChatMessage[],
+  out: FeatureBuffer = new FeatureBuffer(),
+): FeatureBuffer {
+  out.length = 0;
+  const { main, context } = focusText(messages);
+  const text = main.toLowerCase();
+  const words = wordFeatures(text, SEED_WORD, out, true);
+  charFeatures(text, out);
+  if (context.length > 0) wordFeatures(context.toLowerCase(), SEED_CONTEXT, out, false);
+  metaFeature(1, Math.min(12, Math.floor(Math.log2(1 + words))), out);
+  let nonAscii = 0;
+  for (let i = 0; i < main.length; i++) if (main.charCodeAt(i) > 127) nonAscii++;
+  metaFeature(2, main.length === 0 ? 0 : Math.min(4, Math.floor((nonAscii / main.length) * 8)), out);
+  metaFeature(3, messages.length > 1 ? 1 : 0, out);
+  return out;
+}

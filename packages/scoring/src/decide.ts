@@ -1,0 +1,309 @@
+import type { QualityEstimate } from './blend.js';
+import { blendQuality, personalWeight as weightOf, stageFor } from './blend.js';
+import type { CellSums, CellView, GlobalCellSums } from './cells.js';
+import { isGlobalCellUsable, readCell } from './cells.js';
+import type { ScoringConfig } from './config.js';
+import { defaultScoringConfig } from './config.js';
+import type { CandidateRejection } from './errors.js';
+import { NoEligibleModelError, ScoringError } from './errors.js';
+import { normal } from './rng.js';
+import type { Preference, QueryType, Rng, Stage } from './types.js';
+import { isPreference } from './types.js';
+
+export interface CandidateModel {
+  id: string;
+  provider: string;
+  /** USD per 1M prompt tokens. */
+  inputPerMTok: number;
+  /** USD per 1M completion tokens. */
+  outputPerMTok: number;
+  contextWindow: number;
+  capabilities?: readonly string[];
+  /** Catalog prior quality in [0, 1], per query type or one value for all. */
+  priorQuality?: Partial<Record<QueryType, number>> | number;
+  /** Typical latency of one answer, ms. */
+  typicalLatencyMs?: number;
+}
+
+export interface DecisionConstraints {
+  allowedModels?: readonly string[] | ReadonlySet<string> | undefined;
+  maxCostUsd?: number | undefined;
+  requiredCapabilities?: readonly string[] | undefined;
+  unhealthy?: readonly string[] | ReadonlySet<string> | undefined;
+}
+
+export type CellLookup<T> = ReadonlyMap<string, T> | Readonly<Record<string, T>>;
+
+export interface DecideInput {
+  candidates: readonly CandidateModel[];
+  queryType: QueryType;
+  promptTokens: number;
+  expectedCompletionTokens?: number | undefined;
+  preference: Preference;
+  constraints?: DecisionConstraints | undefined;
+  /** This account's cells for this query type, by model id. */
+  personal?: CellLookup<CellSums> | undefined;
+  /** Global cells for this query type, by model id (gated by K-anonymity here). */
+  global?: CellLookup<GlobalCellSums> | undefined;
+  config?: ScoringConfig | undefined;
+  nowMs: number;
+  rng: Rng;
+}
+
+export interface ScoredCandidate {
+  model: string;
+  provider: string;
+  estimatedQuality: number;
+  /** Estimated quality with personal data ignored. */
+  globalQuality: number;
+  qualityStdDev: number;
+  estimatedCostUsd: number;
+  estimatedLatencyMs: number;
+  /** quality - penalties at the estimated (posterior mean) quality. */
+  utility: number;
+  /** The Thompson draw: utility with quality sampled from its posterior. */
+  sampledUtility: number;
+  personalWeight: number;
+  evidence: number;
+}
+
+export interface Decision {
+  model: string;
+  /** All eligible models, best sampled utility first: the chosen one then the fallbacks. */
+  ranked: string[];
+  stage: Stage;
+  /** Personal weight n_a / (n_a + k) of the account's evidence for this query type. */
+  personalWeight: number;
+  /** Would the choice differ with the same random draws but no personal data? */
+  changedByPersonal: boolean;
+  globalOnlyModel: string;
+  candidates: ScoredCandidate[];
+  rejected: CandidateRejection[];
+}
+
+/** Typical completion lengths per type (tokens), when the caller gives none. */
+export const EXPECTED_COMPLETION_TOKENS: Record<QueryType, number> = {
+  code_algorithm: 700,
+  code_debug: 600,
+  math: 500,
+  reasoning: 450,
+  analysis: 650,
+  creative: 700,
+  writing: 600,
+  factual: 300,
+  summarization: 250,
+  extraction: 250,
+  translation: 300,
+  conversation: 200,
+};
+
+function lookup<T>(cells: CellLookup<T> | undefined, id: string): T | undefined {
+  if (!cells) return undefined;
+  if (cells instanceof Map) return cells.get(id);
+  return (cells as Record<string, T>)[id];
+}
+
+function hasIn(set: readonly string[] | ReadonlySet<string>, id: string): boolean {
+  return Array.isArray(set) ? set.includes(id) : (set as ReadonlySet<string>).has(id);
+}
+
+export function priorQualityOf(c: CandidateModel, type: QueryType): number {
+  const p = c.priorQuality;
+  if (typeof p === 'number') return p;
+  return p?.[type] ?? 0.5;
+}
+
+export function catalogCostUsd(c: CandidateModel, promptTokens: number, completionTokens: number): number {
+  return (promptTokens * c.inputPerMTok + completionTokens * c.outputPerMTok) / 1e6;
+}
+
+interface Work {
+  c: CandidateModel;
+  est: QualityEstimate;
+  cost: number;
+  latency: number;
+  failureRate: number;
+  z: number;
+}
+
+/**
+ * Choose a model: constraints first, then Thompson sampling on utility. Deterministic for a given
+ * rng state: one normal draw per eligible candidate, in candidate order.
+ */
+export function decide(input: DecideInput): Decision {
+  const cfg = input.config ?? defaultScoringConfig;
+  if (!isPreference(input.preference))
+    throw new ScoringError(
+      'INVALID_ARGUMENT',
+      `preference must be one of quality, balanced, cost, speed; got ${String(input.preference)}.`,
+    );
+  if (!(input.promptTokens >= 0))
+    throw new ScoringError('INVALID_ARGUMENT', `promptTokens must be >= 0; got ${input.promptTokens}.`);
+  const completion = input.expectedCompletionTokens ?? EXPECTED_COMPLETION_TOKENS[input.queryType];
+  const cons = input.constraints ?? {};
+  const rejected: CandidateRejection[] = [];
+  const work: Work[] = [];
+  let personalTotal = 0;
+
+  for (const c of input.candidates) {
+    if (cons.allowedModels && !hasIn(cons.allowedModels, c.id)) {
+      rejected.push({ model: c.id, reason: 'not_allowed', detail: 'not in allowed_models' });
+      continue;
+    }
+    if (cons.unhealthy && hasIn(cons.unhealthy, c.id)) {
+      rejected.push({ model: c.id, reason: 'unhealthy', detail: `provider ${c.provider} is marked unhealthy` });
+      continue;
+    }
+    const need = input.promptTokens + completion;
+    if (need > c.contextWindow) {
+      rejected.push({
+        model: c.id,
+        reason: 'context_window',
+        detail: `needs ${need} tokens, window is ${c.contextWindow}`,
+      });
+      continue;
+    }
+    if (cons.requiredCapabilities) {
+      const missing = cons.requiredCapabilities.filter((cap) => !(c.capabilities ?? []).includes(cap));
+      if (missing.length > 0) {
+        rejected.push({ model: c.id, reason: 'missing_capability', detail: `lacks ${missing.join(', ')}` });
+        continue;
+      }
+    }
+    const pCell = lookup(input.personal, c.id);
+    const gCell = lookup(input.global, c.id);
+    const p: CellView | undefined = pCell ? readCell(pCell, input.nowMs, cfg) : undefined;
+    const g: CellView | undefined =
+      gCell && isGlobalCellUsable(gCell, cfg) ? readCell(gCell, input.nowMs, cfg) : undefined;
+    const catalogCost = catalogCostUsd(c, input.promptTokens, completion);
+    const cost = blendObserved(
+      catalogCost,
+      p,
+      g,
+      (v) => v.avgCostUsd,
+      (v) => v.requests + v.failures,
+      cfg.catalogCostStrength,
+    );
+    if (cons.maxCostUsd !== undefined && cost > cons.maxCostUsd) {
+      rejected.push({
+        model: c.id,
+        reason: 'over_budget',
+        detail: `estimated ${cost.toPrecision(3)} USD > max ${cons.maxCostUsd}`,
+      });
+      continue;
+    }
+    const latency = blendObserved(
+      c.typicalLatencyMs ?? 2000,
+      p,
+      g,
+      (v) => v.p50LatencyMs,
+      (v) => v.requests,
+      cfg.catalogCostStrength,
+    );
+    const failureRate = blendObserved(
+      0,
+      p,
+      g,
+      (v) => v.failureRate,
+      (v) => v.requests + v.failures,
+      cfg.catalogCostStrength,
+    );
+    const est = blendQuality(priorQualityOf(c, input.queryType), p, g, cfg);
+    personalTotal += est.nPersonal;
+    work.push({ c, est, cost, latency, failureRate, z: 0 });
+  }
+  if (work.length === 0) throw new NoEligibleModelError(rejected);
+  for (const w of work) w.z = normal(input.rng);
+
+  const lambdas = cfg.lambdas[input.preference];
+  const normCost = logNormaliser(work.map((w) => w.cost));
+  const normLat = logNormaliser(work.map((w) => w.latency));
+  const scale = cfg.exploration.scale;
+  const scored: ScoredCandidate[] = [];
+  let bestIdx = 0;
+  let bestGlobalIdx = 0;
+  let bestU = -Infinity;
+  let bestGlobalU = -Infinity;
+  for (let i = 0; i < work.length; i++) {
+    const w = work[i]!;
+    const penalty =
+      lambdas.cost * normCost(w.cost) + lambdas.latency * normLat(w.latency) + lambdas.failure * w.failureRate;
+    const sd = Math.sqrt(w.est.variance);
+    const sampled = w.est.mean + scale * sd * w.z - penalty;
+    const sampledGlobal = w.est.globalMean + scale * Math.sqrt(w.est.globalVariance) * w.z - penalty;
+    if (sampled > bestU) {
+      bestU = sampled;
+      bestIdx = i;
+    }
+    if (sampledGlobal > bestGlobalU) {
+      bestGlobalU = sampledGlobal;
+      bestGlobalIdx = i;
+    }
+    scored.push({
+      model: w.c.id,
+      provider: w.c.provider,
+      estimatedQuality: w.est.mean,
+      globalQuality: w.est.globalMean,
+      qualityStdDev: sd,
+      estimatedCostUsd: w.cost,
+      estimatedLatencyMs: w.latency,
+      utility: w.est.mean - penalty,
+      sampledUtility: sampled,
+      personalWeight: w.est.personalWeight,
+      evidence: w.est.evidence,
+    });
+  }
+  const ranked = scored
+    .map((s, i) => ({ s, i }))
+    .sort((a, b) => b.s.sampledUtility - a.s.sampledUtility || a.i - b.i)
+    .map((x) => x.s.model);
+  // Decision-level weight: the account's evidence for this type across its candidates.
+  const pw = weightOf(personalTotal, cfg);
+  return {
+    model: work[bestIdx]!.c.id,
+    ranked,
+    stage: stageFor(pw, cfg),
+    personalWeight: pw,
+    changedByPersonal: bestIdx !== bestGlobalIdx,
+    globalOnlyModel: work[bestGlobalIdx]!.c.id,
+    candidates: scored,
+    rejected,
+  };
+}
+
+/** Observed average blended with a catalog estimate worth `strength` pseudo-observations. Personal first, then global. */
+function blendObserved(
+  catalog: number,
+  p: CellView | undefined,
+  g: CellView | undefined,
+  value: (v: CellView) => number | undefined,
+  count: (v: CellView) => number,
+  strength: number,
+): number {
+  let num = catalog * strength;
+  let den = strength;
+  for (const v of [p, g]) {
+    if (!v) continue;
+    const x = value(v);
+    const n = count(v);
+    if (x === undefined || !(n > 0)) continue;
+    num += x * n;
+    den += n;
+  }
+  return den > 0 ? num / den : catalog;
+}
+
+/** Map values to [0, 1] on a log scale between the smallest and largest (all equal -> 0). */
+function logNormaliser(values: number[]): (v: number) => number {
+  const floor = 1e-9;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    const l = Math.log(Math.max(v, floor));
+    if (l < lo) lo = l;
+    if (l > hi) hi = l;
+  }
+  const span = hi - lo;
+  if (!(span > 1e-12)) return () => 0;
+  return (v) => (Math.log(Math.max(v, floor)) - lo) / span;
+}

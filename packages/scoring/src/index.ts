@@ -1,0 +1,16 @@
+export * from './types.js';
+export * from './errors.js';
+export * from './config.js';
+export * from './rng.js';
+export * from './cells.js';
+export * from './blend.js';
+export * from './feedback.js';
+export * from './decide.js';
+export * from './signals.js';
+export * from './insights.js';
+export * from './stats.js';
+export { classify, createClassifier, estimateComplexity, logits } from './classifier/classify.js';
+export type { Classification, Classifier } from './classifier/classify.js';
+export { FEATURE_BITS, FEATURE_DIM, FeatureBuffer, extractFeatures, focusText } from './classifier/features.js';
+export { denseFromSerialized, serializeDense } from './classifier/model.js';
+export type { DenseClassifier, SerializedClassifier } from './classifier/model.js';

@@ -1,0 +1,162 @@
+import type { QueryType } from './types.js';
+
+export interface QualitySignalInput {
+  queryType: QueryType;
+  responseText: string;
+  finishReason?: string | undefined;
+  promptTokens?: number | undefined;
+  completionTokens?: number | undefined;
+}
+
+export interface QualitySignals {
+  /** Heuristic quality in [0, 1]. */
+  score: number;
+  /** The numbers the score was computed from; never any text. */
+  features: Record<string, number>;
+}
+
+/** Expected completion length per type, tokens: [shortest fully adequate, longest before verbosity costs]. */
+const LENGTH_RANGE: Record<QueryType, [number, number]> = {
+  code_algorithm: [150, 1800],
+  code_debug: [100, 1500],
+  math: [100, 1200],
+  reasoning: [80, 1000],
+  analysis: [200, 1500],
+  creative: [200, 1800],
+  writing: [200, 1500],
+  factual: [60, 900],
+  summarization: [40, 500],
+  extraction: [15, 800],
+  translation: [5, 1500],
+  conversation: [10, 600],
+};
+
+type StructureKind = 'code' | 'math' | 'list' | 'none';
+const STRUCTURE: Record<QueryType, StructureKind> = {
+  code_algorithm: 'code',
+  code_debug: 'code',
+  math: 'math',
+  reasoning: 'list',
+  analysis: 'list',
+  creative: 'none',
+  writing: 'none',
+  factual: 'none',
+  summarization: 'none',
+  extraction: 'list',
+  translation: 'none',
+  conversation: 'none',
+};
+
+const REFUSAL =
+  /\b(I(?:'m| am) (?:sorry|unable|not able)|I can(?:no|')t (?:help|assist|provide|answer|comply|do that|fulfill)|I (?:cannot|won't|will not) (?:help|assist|provide|answer|comply|fulfill)|as an AI(?: language model)?,? I|against my (?:guidelines|programming)|I don't have (?:access|the ability))/i;
+
+/** Estimate tokens from characters (about 4 characters a token in English). */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+/**
+ * A heuristic quality score from the response and its metadata. The text is read here and nowhere
+ * else: only the returned numbers may be stored.
+ */
+export function qualitySignals(input: QualitySignalInput): QualitySignals {
+  const text = input.responseText ?? '';
+  const trimmed = text.trim();
+  const empty = trimmed.length === 0 ? 1 : 0;
+  const completionTokens = input.completionTokens ?? estimateTokens(text);
+  const promptTokens = input.promptTokens ?? 0;
+  const [lo, hi] = LENGTH_RANGE[input.queryType];
+
+  // Length against the type's range: sqrt ramp below, slow decay above (verbosity is a mild fault).
+  const lengthScore =
+    completionTokens <= 0
+      ? 0
+      : completionTokens < lo
+        ? Math.sqrt(completionTokens / lo)
+        : completionTokens > hi
+          ? Math.max(0.5, hi / completionTokens)
+          : 1;
+
+  const head = trimmed.slice(0, 400);
+  const refusal = REFUSAL.test(head) && completionTokens < 250 ? 1 : REFUSAL.test(head) ? 0.5 : 0;
+
+  const codeFences = countMatches(text, /```/g) / 2;
+  const inlineCode = countMatches(text, /`[^`\n]+`/g);
+  const listItems = countMatches(text, /^\s*(?:[-*•]|\d+[.)])\s+/gm);
+  const headings = countMatches(text, /^\s*#{1,6}\s+\S/gm);
+  const mathTokens = countMatches(text, /[=^√∑∫×÷]|\\frac|\\sqrt|\d+\s*[+\-*/]\s*\d+/g);
+  const paragraphs = trimmed.length === 0 ? 0 : trimmed.split(/\n\s*\n/).length;
+
+  const kind = STRUCTURE[input.queryType];
+  let structureScore: number;
+  switch (kind) {
+    case 'code':
+      structureScore = codeFences >= 1 ? 1 : inlineCode >= 3 ? 0.7 : looksLikeCode(text) ? 0.6 : 0.3;
+      break;
+    case 'math':
+      structureScore = mathTokens >= 6 ? 1 : mathTokens >= 2 ? 0.75 : 0.45;
+      break;
+    case 'list':
+      structureScore = listItems >= 3 || headings >= 2 ? 1 : paragraphs >= 3 ? 0.8 : 0.6;
+      break;
+    default:
+      structureScore = paragraphs >= 2 || completionTokens < 150 ? 1 : 0.8;
+  }
+
+  // A very short answer to a long prompt usually skips the work (except summaries and extractions).
+  const ratio = promptTokens > 0 ? completionTokens / promptTokens : 1;
+  const ratioScore =
+    input.queryType === 'summarization' || input.queryType === 'extraction'
+      ? 1
+      : Math.min(1, 0.4 + 0.6 * Math.sqrt(Math.min(1, ratio / 0.5)));
+
+  const finish = (input.finishReason ?? 'stop').toLowerCase();
+  const finishScore =
+    finish === 'stop' || finish === 'end_turn' || finish === 'stop_sequence'
+      ? 1
+      : finish === 'length' || finish === 'max_tokens'
+        ? 0.6
+        : finish === 'content_filter'
+          ? 0.1
+          : 0.9;
+
+  let score = 0.45 * lengthScore + 0.3 * structureScore + 0.25 * ratioScore;
+  score *= finishScore;
+  if (refusal === 1) score *= 0.2;
+  else if (refusal > 0) score *= 0.7;
+  if (empty) score = 0;
+  score = Math.min(1, Math.max(0, score));
+
+  return {
+    score,
+    features: {
+      completion_tokens: completionTokens,
+      prompt_tokens: promptTokens,
+      length_score: lengthScore,
+      structure_score: structureScore,
+      ratio_score: ratioScore,
+      finish_score: finishScore,
+      refusal,
+      empty,
+      code_fences: codeFences,
+      list_items: listItems,
+      headings,
+      math_tokens: mathTokens,
+      paragraphs,
+    },
+  };
+}
+
+function countMatches(text: string, re: RegExp): number {
+  let n = 0;
+  re.lastIndex = 0;
+  while (re.exec(text) !== null) {
+    n++;
+    if (n > 1000) break;
+  }
+  return n;
+}
+
+function looksLikeCode(text: string): boolean {
+  return /(^|\n)\s*(def |class |function |import |#include|public |const |let |var |for \(|if \(|return )/.test(text);
+}
