@@ -1,0 +1,321 @@
+import type { Knex } from 'knex';
+import {
+  CELL_SUM_FIELDS,
+  type AccountCell,
+  type AccountCounters,
+  type CellSums,
+  type CounterDelta,
+  type GlobalCell,
+  type Rating,
+  type RequestEntry,
+} from './types.js';
+
+/** SQL of the store: multi-row upserts that add deltas, and the mapping between rows and row types. */
+
+type Row = Record<string, unknown>;
+
+/** PostgreSQL accepts at most 65,535 bind parameters per statement. */
+const MAX_PARAMETERS = 60_000;
+
+function chunk<T>(items: readonly T[], columns: number): T[][] {
+  const size = Math.max(1, Math.floor(MAX_PARAMETERS / columns));
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function valuesClause(rowCount: number, casts: readonly string[]): string {
+  const tuple = `(${casts.map((cast) => `?::${cast}`).join(', ')})`;
+  return new Array<string>(rowCount).fill(tuple).join(', ');
+}
+
+const CELL_COLUMNS: Record<(typeof CELL_SUM_FIELDS)[number], string> = {
+  n: 'n',
+  q: 'q',
+  q2: 'q2',
+  requests: 'requests',
+  ratings: 'ratings',
+  failures: 'failures',
+  latencyMs: 'latency_ms',
+  costUsd: 'cost_usd',
+};
+
+const cellSumColumnList = [...CELL_SUM_FIELDS.map((f) => CELL_COLUMNS[f]), 'latency_hist'];
+const cellSumCasts = [...CELL_SUM_FIELDS.map(() => 'float8'), 'float8[]'];
+
+function cellSumValues(sums: CellSums): unknown[] {
+  return [...CELL_SUM_FIELDS.map((f) => sums[f]), sums.latencyHist];
+}
+
+function addAssignments(table: string): string {
+  return [
+    ...CELL_SUM_FIELDS.map((f) => `${CELL_COLUMNS[f]} = ${table}.${CELL_COLUMNS[f]} + excluded.${CELL_COLUMNS[f]}`),
+    `latency_hist = rpx_float8_array_add(${table}.latency_hist, excluded.latency_hist)`,
+  ].join(', ');
+}
+
+const ENTRY_COLUMNS = [
+  ['account_id', 'text'],
+  ['id', 'text'],
+  ['created_at', 'timestamptz'],
+  ['kind', 'text'],
+  ['query_type', 'text'],
+  ['complexity', 'text'],
+  ['model', 'text'],
+  ['provider', 'text'],
+  ['stage', 'text'],
+  ['personal_weight', 'float8'],
+  ['changed_by_personal', 'boolean'],
+  ['auto_routed', 'boolean'],
+  ['enhanced', 'boolean'],
+  ['preference', 'text'],
+  ['status', 'text'],
+  ['heuristic_quality', 'float8'],
+  ['signals', 'jsonb'],
+  ['latency_ms', 'float8'],
+  ['prompt_tokens', 'integer'],
+  ['completion_tokens', 'integer'],
+  ['cost_usd', 'float8'],
+  ['message_hmac', 'text'],
+] as const;
+
+function entryValues(e: RequestEntry): unknown[] {
+  return [
+    e.accountId,
+    e.id,
+    e.createdAt,
+    e.kind,
+    e.queryType,
+    e.complexity,
+    e.model,
+    e.provider,
+    e.stage,
+    e.personalWeight,
+    e.changedByPersonal,
+    e.autoRouted,
+    e.enhanced,
+    e.preference,
+    e.status,
+    e.heuristicQuality,
+    JSON.stringify(e.signals),
+    e.latencyMs,
+    e.promptTokens,
+    e.completionTokens,
+    e.costUsd,
+    e.messageHmac,
+  ];
+}
+
+export async function insertEntries(db: Knex | Knex.Transaction, entries: readonly RequestEntry[]): Promise<void> {
+  const names = ENTRY_COLUMNS.map(([name]) => name).join(', ');
+  const casts = ENTRY_COLUMNS.map(([, cast]) => cast);
+  for (const part of chunk(entries, ENTRY_COLUMNS.length)) {
+    await db.raw(
+      `insert into request_entries (${names}) values ${valuesClause(part.length, casts)}`,
+      part.flatMap(entryValues) as Knex.RawBinding[],
+    );
+  }
+}
+
+export interface AccountCellDelta {
+  accountId: string;
+  queryType: string;
+  model: string;
+  delta: CellSums;
+}
+
+function compareKeys(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as string;
+    const y = b[i] as string;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/**
+ * Adds deltas to account cells, creating missing ones. Rows are written in key order, as every writer
+ * does, so that concurrent transactions lock cells in the same order and do not deadlock.
+ * Returns, per (query type, model), how many account cells were created: the global cell's new contributors.
+ */
+export async function upsertAccountCells(
+  db: Knex.Transaction,
+  cells: readonly AccountCellDelta[],
+): Promise<Map<string, number>> {
+  const sorted = [...cells].sort((a, b) =>
+    compareKeys([a.accountId, a.queryType, a.model], [b.accountId, b.queryType, b.model]),
+  );
+  const created = new Map<string, number>();
+  const columns = ['account_id', 'query_type', 'model', ...cellSumColumnList];
+  const casts = ['text', 'text', 'text', ...cellSumCasts];
+  for (const part of chunk(sorted, columns.length)) {
+    const result = await db.raw(
+      `insert into account_cells (${columns.join(', ')}) values ${valuesClause(part.length, casts)}
+       on conflict (account_id, query_type, model) do update set ${addAssignments('account_cells')}
+       returning query_type, model, (xmax = 0) as created`,
+      part.flatMap((c) => [c.accountId, c.queryType, c.model, ...cellSumValues(c.delta)]) as Knex.RawBinding[],
+    );
+    for (const row of rowsOf(result)) {
+      if (row.created === true) {
+        const key = globalKey(String(row.query_type), String(row.model));
+        created.set(key, (created.get(key) ?? 0) + 1);
+      }
+    }
+  }
+  return created;
+}
+
+export function globalKey(queryType: string, model: string): string {
+  return `${queryType}\u0000${model}`;
+}
+
+export interface GlobalCellDelta {
+  queryType: string;
+  model: string;
+  delta: CellSums;
+  contributors: number;
+}
+
+/** Adds deltas (and new contributors) to global cells, in key order. */
+export async function upsertGlobalCells(db: Knex.Transaction, cells: readonly GlobalCellDelta[]): Promise<void> {
+  const sorted = [...cells].sort((a, b) => compareKeys([a.queryType, a.model], [b.queryType, b.model]));
+  const columns = ['query_type', 'model', ...cellSumColumnList, 'contributors'];
+  const casts = ['text', 'text', ...cellSumCasts, 'integer'];
+  for (const part of chunk(sorted, columns.length)) {
+    await db.raw(
+      `insert into global_cells (${columns.join(', ')}) values ${valuesClause(part.length, casts)}
+       on conflict (query_type, model) do update set ${addAssignments('global_cells')},
+         contributors = global_cells.contributors + excluded.contributors`,
+      part.flatMap((c) => [c.queryType, c.model, ...cellSumValues(c.delta), c.contributors]) as Knex.RawBinding[],
+    );
+  }
+}
+
+const COUNTER_COLUMNS = [
+  ['requests', 'requests', 'bigint'],
+  ['autoRouted', 'auto_routed', 'bigint'],
+  ['changedByPersonal', 'changed_by_personal', 'bigint'],
+  ['coldStart', 'cold_start', 'bigint'],
+  ['warmUp', 'warm_up', 'bigint'],
+  ['established', 'established', 'bigint'],
+  ['enhancedN', 'enhanced_n', 'float8'],
+  ['enhancedQ', 'enhanced_q', 'float8'],
+  ['enhancedQ2', 'enhanced_q2', 'float8'],
+  ['plainN', 'plain_n', 'float8'],
+  ['plainQ', 'plain_q', 'float8'],
+  ['plainQ2', 'plain_q2', 'float8'],
+] as const;
+
+export async function upsertCounters(db: Knex.Transaction, counters: readonly CounterDelta[]): Promise<void> {
+  const sorted = [...counters].sort((a, b) => compareKeys([a.accountId, a.queryType], [b.accountId, b.queryType]));
+  const columns = ['account_id', 'query_type', ...COUNTER_COLUMNS.map(([, column]) => column)];
+  const casts = ['text', 'text', ...COUNTER_COLUMNS.map(([, , cast]) => cast)];
+  const assignments = COUNTER_COLUMNS.map(([, c]) => `${c} = account_counters.${c} + excluded.${c}`).join(', ');
+  for (const part of chunk(sorted, columns.length)) {
+    await db.raw(
+      `insert into account_counters (${columns.join(', ')}) values ${valuesClause(part.length, casts)}
+       on conflict (account_id, query_type) do update set ${assignments}`,
+      part.flatMap((c) => [
+        c.accountId,
+        c.queryType,
+        ...COUNTER_COLUMNS.map(([field]) => c[field] ?? 0),
+      ]) as Knex.RawBinding[],
+    );
+  }
+}
+
+/** Rows of a knex.raw result on either backend. */
+export function rowsOf(result: unknown): Row[] {
+  const rows = (result as { rows?: unknown }).rows;
+  return Array.isArray(rows) ? (rows as Row[]) : [];
+}
+
+function toDate(value: unknown): Date {
+  return value instanceof Date ? value : new Date(String(value));
+}
+
+export function entryFromRow(row: Row): RequestEntry {
+  return {
+    id: String(row.id),
+    accountId: String(row.account_id),
+    createdAt: toDate(row.created_at),
+    kind: row.kind as RequestEntry['kind'],
+    queryType: String(row.query_type),
+    complexity: row.complexity === null ? null : String(row.complexity),
+    model: String(row.model),
+    provider: String(row.provider),
+    stage: row.stage as RequestEntry['stage'],
+    personalWeight: Number(row.personal_weight),
+    changedByPersonal: row.changed_by_personal === true,
+    autoRouted: row.auto_routed === true,
+    enhanced: row.enhanced === true,
+    preference: row.preference as RequestEntry['preference'],
+    status: String(row.status),
+    heuristicQuality: row.heuristic_quality === null ? null : Number(row.heuristic_quality),
+    signals: (typeof row.signals === 'string' ? JSON.parse(row.signals) : row.signals) as Record<string, number>,
+    latencyMs: Number(row.latency_ms),
+    promptTokens: Number(row.prompt_tokens),
+    completionTokens: Number(row.completion_tokens),
+    costUsd: Number(row.cost_usd),
+    messageHmac: row.message_hmac === null ? null : String(row.message_hmac),
+  };
+}
+
+/** A rating from a row, reading columns under a prefix (for joined queries). */
+export function ratingFromRow(row: Row, prefix = ''): Rating {
+  return {
+    accountId: String(row[`${prefix}account_id`]),
+    requestId: String(row[`${prefix}request_id`]),
+    score: row[`${prefix}score`] === null ? null : Number(row[`${prefix}score`]),
+    isHelpful: row[`${prefix}is_helpful`] === null ? null : row[`${prefix}is_helpful`] === true,
+    quality: Number(row[`${prefix}quality`]),
+    createdAt: toDate(row[`${prefix}created_at`]),
+    updatedAt: toDate(row[`${prefix}updated_at`]),
+  };
+}
+
+function sumsFromRow(row: Row): CellSums {
+  const hist = row.latency_hist;
+  return {
+    n: Number(row.n),
+    q: Number(row.q),
+    q2: Number(row.q2),
+    requests: Number(row.requests),
+    ratings: Number(row.ratings),
+    failures: Number(row.failures),
+    latencyMs: Number(row.latency_ms),
+    costUsd: Number(row.cost_usd),
+    latencyHist: Array.isArray(hist) ? hist.map(Number) : [],
+  };
+}
+
+export function accountCellFromRow(row: Row): AccountCell {
+  return {
+    accountId: String(row.account_id),
+    queryType: String(row.query_type),
+    model: String(row.model),
+    ...sumsFromRow(row),
+  };
+}
+
+export function globalCellFromRow(row: Row): GlobalCell {
+  return {
+    queryType: String(row.query_type),
+    model: String(row.model),
+    ...sumsFromRow(row),
+    contributors: Number(row.contributors),
+  };
+}
+
+export function countersFromRow(row: Row): AccountCounters {
+  const counters = { accountId: String(row.account_id), queryType: String(row.query_type) } as AccountCounters;
+  for (const [field, column] of COUNTER_COLUMNS) counters[field] = Number(row[column]);
+  return counters;
+}
+
+/** Assignments that subtract an account cell `a` from a global cell `g` (used by deletion). */
+export const SUBTRACT_ACCOUNT_FROM_GLOBAL = [
+  ...CELL_SUM_FIELDS.map((f) => `${CELL_COLUMNS[f]} = g.${CELL_COLUMNS[f]} - a.${CELL_COLUMNS[f]}`),
+  'latency_hist = rpx_float8_array_sub(g.latency_hist, a.latency_hist)',
+  'contributors = g.contributors - 1',
+].join(', ');

@@ -1,0 +1,740 @@
+import type { PGlite } from '@electric-sql/pglite';
+import type { Knex } from 'knex';
+import { openPglite, openPostgres, type DatabaseHandle } from './connection.js';
+import { StoreError, describeCause, errorCodeOf, isTransientDatabaseError, wrapQueryError } from './errors.js';
+import { API_KEY_DISPLAY_LENGTH, hashApiKey, newAccountId, newApiKey, newApiKeyId } from './ids.js';
+import {
+  ListMigrationSource,
+  MIGRATIONS,
+  MigrationStepError,
+  STORE_TABLES,
+  type StoreMigration,
+  type StoreTable,
+} from './migrations/index.js';
+import {
+  ChangeHub,
+  listenPglite,
+  listenPostgres,
+  notifyChange,
+  type ChangeListener,
+  type ChangeSubscription,
+} from './notifications.js';
+import {
+  SUBTRACT_ACCOUNT_FROM_GLOBAL,
+  accountCellFromRow,
+  countersFromRow,
+  entryFromRow,
+  globalCellFromRow,
+  globalKey,
+  insertEntries,
+  ratingFromRow,
+  rowsOf,
+  upsertAccountCells,
+  upsertCounters,
+  upsertGlobalCells,
+  type GlobalCellDelta,
+} from './sql.js';
+import type {
+  Account,
+  AccountCell,
+  AccountCounters,
+  ApiKeyInfo,
+  CellSums,
+  CounterIncrements,
+  CreatedApiKey,
+  EntryWrite,
+  GlobalCell,
+  ListedEntry,
+  Rating,
+  RatingInput,
+  RequestEntry,
+  StoreLogger,
+} from './types.js';
+import {
+  checkAccountId,
+  checkAccountName,
+  checkCellSums,
+  checkCounterIncrements,
+  checkPositiveInteger,
+  checkQueryType,
+  checkRatingInput,
+  isApiKeyId,
+  isHex64,
+  isRequestId,
+} from './validation.js';
+import { DEFAULT_BATCHER_OPTIONS, WriteBatcher, addSums, zeroSums, type MergedBatch } from './write-batcher.js';
+
+export interface OpenStoreOptions {
+  /** PostgreSQL URL; when absent the store uses PGlite. */
+  databaseUrl?: string;
+  /** PGlite folder; undefined keeps the database in memory. Only one process may open a folder. */
+  pgliteDir?: string;
+  /**
+   * An already-open PGlite instance to use instead of opening one; the store never closes it. PGlite has
+   * a single connection: keep at most one open store per instance at a time.
+   */
+  pglite?: PGlite;
+  batch?: { maxEntries?: number; maxDelayMs?: number; maxPending?: number };
+  logger?: StoreLogger;
+  /** PostgreSQL pool size (default 10). */
+  poolMax?: number;
+  /** PostgreSQL connect timeout (default 5000 ms). */
+  connectTimeoutMs?: number;
+  /** Open the change listener (default true); tools that never call onChange may skip it. */
+  listen?: boolean;
+  /** Migrations to run after the store's own ones (for tests of the migration machinery). */
+  extraMigrations?: readonly StoreMigration[];
+  /** How long to wait for another process's migration lock (default 30 s). */
+  migrationLockTimeoutMs?: number;
+}
+
+export interface ListEntriesOptions {
+  /** 1-1000, default 50. */
+  pageSize?: number;
+  /** The nextPageToken of the previous page, with the same filters. */
+  pageToken?: string;
+  queryType?: string;
+  /** Only entries created at or after this time. */
+  since?: Date;
+}
+
+export interface EntryPage {
+  entries: ListedEntry[];
+  /** Absent on the last page. */
+  nextPageToken: string | null;
+}
+
+export interface RatingComputation {
+  rating: RatingInput;
+  /** Change of the entry's account cell (and of its global cell): typically minus the previous contribution plus the new one. */
+  cellDelta: CellSums;
+  counterDelta?: CounterIncrements;
+}
+
+export interface RatingResult {
+  entry: RequestEntry;
+  rating: Rating;
+  previous: Rating | null;
+}
+
+export interface DeletionResult {
+  entries: number;
+  ratings: number;
+  cells: number;
+  counters: number;
+}
+
+export interface Store {
+  readonly backend: 'postgres' | 'pglite';
+  createAccount(name: string): Promise<Account>;
+  getAccount(accountId: string): Promise<Account | null>;
+  createApiKey(accountId: string): Promise<CreatedApiKey>;
+  listApiKeys(accountId: string): Promise<ApiKeyInfo[]>;
+  findAccountByKeyHash(keyHash: string): Promise<{ accountId: string; keyId: string } | null>;
+  revokeApiKey(accountId: string, keyId: string): Promise<void>;
+  hashApiKey(key: string): string;
+  enqueue(write: EntryWrite): Promise<void>;
+  flush(): Promise<void>;
+  readonly pendingWrites: number;
+  getEntry(accountId: string, requestId: string): Promise<ListedEntry>;
+  listEntries(accountId: string, options?: ListEntriesOptions): Promise<EntryPage>;
+  countEntries(accountId?: string): Promise<number>;
+  rateRequest(
+    accountId: string,
+    requestId: string,
+    compute: (entry: RequestEntry, previous: Rating | null) => RatingComputation,
+  ): Promise<RatingResult>;
+  loadAccountCells(accountId: string): Promise<AccountCell[]>;
+  loadGlobalCells(options?: { minContributors?: number }): Promise<GlobalCell[]>;
+  loadCounters(accountId: string): Promise<AccountCounters[]>;
+  deleteAccountData(accountId: string): Promise<DeletionResult>;
+  onChange(listener: ChangeListener): () => void;
+  dumpAll(): Promise<Record<StoreTable, Record<string, unknown>[]>>;
+  close(): Promise<void>;
+}
+
+const silentLogger: StoreLogger = { info() {}, warn() {}, error() {} };
+
+/** Opens PostgreSQL (databaseUrl) or PGlite, runs the migrations and starts the change listener. */
+export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
+  const logger = options.logger ?? silentLogger;
+  const batch = { ...DEFAULT_BATCHER_OPTIONS };
+  if (options.batch?.maxEntries !== undefined) {
+    checkPositiveInteger(options.batch.maxEntries, 'batch.maxEntries', 50_000);
+    batch.maxEntries = options.batch.maxEntries;
+  }
+  if (options.batch?.maxDelayMs !== undefined) {
+    checkPositiveInteger(options.batch.maxDelayMs, 'batch.maxDelayMs', 60_000);
+    batch.maxDelayMs = options.batch.maxDelayMs;
+  }
+  if (options.batch?.maxPending !== undefined) {
+    checkPositiveInteger(options.batch.maxPending, 'batch.maxPending', 10_000_000);
+    batch.maxPending = options.batch.maxPending;
+  }
+  if (options.databaseUrl !== undefined && (options.pgliteDir !== undefined || options.pglite !== undefined)) {
+    throw new StoreError(
+      'INVALID_ARGUMENT',
+      'INVALID_OPTION',
+      'give either databaseUrl (PostgreSQL) or pgliteDir/pglite (embedded), not both',
+    );
+  }
+
+  const db =
+    options.databaseUrl !== undefined
+      ? await openPostgres({
+          databaseUrl: options.databaseUrl,
+          poolMax: options.poolMax ?? 10,
+          connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+        })
+      : await openPglite({ dir: options.pgliteDir, instance: options.pglite });
+  try {
+    await migrate(
+      db.knex,
+      [...MIGRATIONS, ...(options.extraMigrations ?? [])],
+      options.migrationLockTimeoutMs ?? 30_000,
+      logger,
+    );
+    const hub = new ChangeHub(logger);
+    let subscription: ChangeSubscription | undefined;
+    if (options.listen !== false) {
+      subscription =
+        db.backend === 'postgres'
+          ? await listenPostgres(db.pgClientConfig as NonNullable<DatabaseHandle['pgClientConfig']>, hub, logger)
+          : await listenPglite(db.knex, db.pglite as PGlite, hub);
+    }
+    logger.info({ database: db.description }, 'store opened');
+    return new KnexStore(db, hub, subscription, batch, logger);
+  } catch (error) {
+    await db.knex.destroy().catch(() => undefined);
+    if (error instanceof StoreError) throw error;
+    throw new StoreError(
+      'UNAVAILABLE',
+      'DATABASE_UNREACHABLE',
+      `opening the store on ${db.description} failed: ${describeCause(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+async function migrate(
+  knex: Knex,
+  migrations: StoreMigration[],
+  lockTimeoutMs: number,
+  logger: StoreLogger,
+): Promise<void> {
+  const source = new ListMigrationSource(migrations);
+  const deadline = Date.now() + lockTimeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const [batchNo, applied] = (await knex.migrate.latest({ migrationSource: source })) as [number, string[]];
+      if (applied.length > 0) logger.info({ batch: batchNo, migrations: applied }, 'store migrations applied');
+      return;
+    } catch (error) {
+      const locked = error instanceof Error && error.name === 'MigrationLocked';
+      // Two processes creating the migration tables at once: one loses the race and simply retries.
+      const raced = ['23505', '42P07'].includes(errorCodeOf(error) ?? '') && attempt < 5;
+      if ((locked && Date.now() < deadline) || raced) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        continue;
+      }
+      if (locked) {
+        throw new StoreError(
+          'UNAVAILABLE',
+          'MIGRATION_LOCKED',
+          `another process has held the migration lock for over ${lockTimeoutMs} ms: if no migration is running, a crashed one left it; run "update knex_migrations_lock set is_locked = 0" and start again`,
+          { cause: error },
+        );
+      }
+      if (error instanceof MigrationStepError) {
+        throw new StoreError(
+          'FAILED_PRECONDITION',
+          'MIGRATION_FAILED',
+          `migration ${error.migrationName} failed: ${describeCause(error.cause)}; pending migrations run in one transaction, so the schema was left unchanged: fix the migration or the database state it expects, then start again`,
+          { cause: error },
+        );
+      }
+      throw new StoreError(
+        'FAILED_PRECONDITION',
+        'MIGRATION_FAILED',
+        `running the store migrations failed: ${describeCause(error)}; check that the database user may create tables`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+}
+
+/** Carries an error thrown by a caller's computation out of a transaction. */
+class ComputationFailure extends Error {
+  constructor(cause: unknown) {
+    super('computation failed', { cause });
+  }
+}
+
+/** Deletes an account's rows of one table and counts them (row counts of DELETE differ between the drivers). */
+async function deleteRows(trx: Knex.Transaction, table: StoreTable, accountId: string): Promise<number> {
+  const result = await trx.raw(
+    `with deleted as (delete from ${table} where account_id = ? returning 1) select count(*) as count from deleted`,
+    [accountId],
+  );
+  return Number(rowsOf(result)[0]?.count ?? 0);
+}
+
+function notFoundEntry(requestId: string): StoreError {
+  // The same message whether the entry does not exist or belongs to another account.
+  return new StoreError(
+    'NOT_FOUND',
+    'ENTRY_NOT_FOUND',
+    `request ${isRequestId(requestId) ? requestId : '(malformed id)'} was not found: check the request_id (the id of the completion)`,
+  );
+}
+
+interface PageToken {
+  t: string;
+  id: string;
+  qt: string | null;
+  since: string | null;
+}
+
+function encodePageToken(token: PageToken): string {
+  return Buffer.from(JSON.stringify(token)).toString('base64url');
+}
+
+function decodePageToken(raw: string, queryType: string | null, since: string | null): PageToken {
+  const invalid = () =>
+    new StoreError(
+      'INVALID_ARGUMENT',
+      'INVALID_PAGE_TOKEN',
+      'page_token is invalid: pass the next_page_token of the previous page unchanged, with the same filters',
+    );
+  let token: PageToken;
+  try {
+    token = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as PageToken;
+  } catch {
+    throw invalid();
+  }
+  if (
+    typeof token !== 'object' ||
+    token === null ||
+    typeof token.t !== 'string' ||
+    Number.isNaN(Date.parse(token.t)) ||
+    !isRequestId(token.id)
+  )
+    throw invalid();
+  if (token.qt !== queryType || token.since !== since) throw invalid();
+  return token;
+}
+
+class KnexStore implements Store {
+  readonly backend: 'postgres' | 'pglite';
+  private readonly knex: Knex;
+  private readonly batcher: WriteBatcher;
+  private closed: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: DatabaseHandle,
+    private readonly hub: ChangeHub,
+    private readonly subscription: ChangeSubscription | undefined,
+    batchOptions: typeof DEFAULT_BATCHER_OPTIONS,
+    private readonly logger: StoreLogger,
+  ) {
+    this.backend = db.backend;
+    this.knex = db.knex;
+    this.batcher = new WriteBatcher((batch) => this.commitBatch(batch), batchOptions, logger);
+  }
+
+  hashApiKey(key: string): string {
+    return hashApiKey(key);
+  }
+
+  // ---- accounts and API keys
+
+  async createAccount(name: string): Promise<Account> {
+    checkAccountName(name);
+    const id = newAccountId();
+    try {
+      const [row] = (await this.knex('accounts')
+        .insert({ id, name })
+        .returning(['id', 'name', 'created_at'])) as Record<string, unknown>[];
+      return { id: String(row?.id), name: String(row?.name), createdAt: row?.created_at as Date };
+    } catch (error) {
+      throw wrapQueryError(error, 'creating an account');
+    }
+  }
+
+  async getAccount(accountId: string): Promise<Account | null> {
+    checkAccountId(accountId);
+    const row = (await this.run('reading an account', () => this.knex('accounts').where({ id: accountId }).first())) as
+      Record<string, unknown> | undefined;
+    return row === undefined ? null : { id: String(row.id), name: String(row.name), createdAt: row.created_at as Date };
+  }
+
+  async createApiKey(accountId: string): Promise<CreatedApiKey> {
+    checkAccountId(accountId);
+    const key = newApiKey();
+    const id = newApiKeyId();
+    const prefix = key.slice(0, API_KEY_DISPLAY_LENGTH);
+    try {
+      await this.knex('api_keys').insert({ account_id: accountId, id, key_hash: hashApiKey(key), prefix });
+    } catch (error) {
+      if (errorCodeOf(error) === '23503') {
+        throw new StoreError(
+          'NOT_FOUND',
+          'ACCOUNT_NOT_FOUND',
+          `account ${accountId} was not found: create the account before its API keys`,
+        );
+      }
+      throw wrapQueryError(error, 'creating an API key');
+    }
+    return { id, key, prefix };
+  }
+
+  async listApiKeys(accountId: string): Promise<ApiKeyInfo[]> {
+    checkAccountId(accountId);
+    const rows = (await this.run('listing API keys', () =>
+      this.knex('api_keys')
+        .where({ account_id: accountId })
+        .orderBy([{ column: 'created_at' }, { column: 'id' }]),
+    )) as Record<string, unknown>[];
+    return rows.map((row) => ({
+      id: String(row.id),
+      accountId: String(row.account_id),
+      prefix: String(row.prefix),
+      createdAt: row.created_at as Date,
+      revokedAt: (row.revoked_at as Date | null) ?? null,
+    }));
+  }
+
+  async findAccountByKeyHash(keyHash: string): Promise<{ accountId: string; keyId: string } | null> {
+    if (!isHex64(keyHash))
+      throw StoreError.invalid('keyHash is invalid: pass hashApiKey(key), 64 lowercase hex characters');
+    const row = (await this.run('looking up an API key', () =>
+      this.knex('api_keys').select('account_id', 'id').where({ key_hash: keyHash }).whereNull('revoked_at').first(),
+    )) as Record<string, unknown> | undefined;
+    return row === undefined ? null : { accountId: String(row.account_id), keyId: String(row.id) };
+  }
+
+  async revokeApiKey(accountId: string, keyId: string): Promise<void> {
+    checkAccountId(accountId);
+    const notFound = new StoreError(
+      'NOT_FOUND',
+      'API_KEY_NOT_FOUND',
+      'API key was not found for this account: check the key id (key_...)',
+    );
+    if (!isApiKeyId(keyId)) throw notFound;
+    const updated = await this.run('revoking an API key', () =>
+      this.knex('api_keys')
+        .where({ account_id: accountId, id: keyId })
+        .update({ revoked_at: this.knex.raw('coalesce(revoked_at, now())') })
+        .returning('id'),
+    );
+    if (updated.length === 0) throw notFound;
+  }
+
+  // ---- batched writes
+
+  get pendingWrites(): number {
+    return this.batcher.pendingCount;
+  }
+
+  enqueue(write: EntryWrite): Promise<void> {
+    return this.batcher.enqueue(write);
+  }
+
+  flush(): Promise<void> {
+    return this.batcher.flush();
+  }
+
+  private async commitBatch(batch: MergedBatch): Promise<void> {
+    const globals = new Map<string, GlobalCellDelta>();
+    for (const cell of batch.accountCells.values()) {
+      const key = globalKey(cell.queryType, cell.model);
+      let global = globals.get(key);
+      if (global === undefined) {
+        global = { queryType: cell.queryType, model: cell.model, delta: zeroSums(), contributors: 0 };
+        globals.set(key, global);
+      }
+      addSums(global.delta, cell.delta);
+    }
+    await this.knex.transaction(async (trx) => {
+      if (batch.entries.length > 0) await insertEntries(trx, batch.entries);
+      if (batch.accountCells.size > 0) {
+        const created = await upsertAccountCells(trx, [...batch.accountCells.values()]);
+        for (const [key, count] of created) {
+          const global = globals.get(key);
+          if (global !== undefined) global.contributors += count;
+        }
+        await upsertGlobalCells(trx, [...globals.values()]);
+      }
+      if (batch.counters.size > 0) await upsertCounters(trx, [...batch.counters.values()]);
+      await notifyChange(trx, { kind: 'cells', accountIds: [...batch.accountIds] });
+    });
+  }
+
+  // ---- entries
+
+  private entriesWithRatings(): Knex.QueryBuilder {
+    return this.knex('request_entries as e')
+      .leftJoin('ratings as r', function () {
+        this.on('r.account_id', '=', 'e.account_id').andOn('r.request_id', '=', 'e.id');
+      })
+      .select(
+        'e.*',
+        'r.account_id as r_account_id',
+        'r.request_id as r_request_id',
+        'r.score as r_score',
+        'r.is_helpful as r_is_helpful',
+        'r.quality as r_quality',
+        'r.created_at as r_created_at',
+        'r.updated_at as r_updated_at',
+      );
+  }
+
+  private listedFromRow(row: Record<string, unknown>): ListedEntry {
+    return {
+      ...entryFromRow(row),
+      rating: row.r_request_id === null || row.r_request_id === undefined ? null : ratingFromRow(row, 'r_'),
+    };
+  }
+
+  async getEntry(accountId: string, requestId: string): Promise<ListedEntry> {
+    checkAccountId(accountId);
+    if (!isRequestId(requestId)) throw notFoundEntry(requestId);
+    if (this.batcher.isPending(accountId, requestId)) await this.batcher.flush();
+    const row = (await this.run('reading an entry', () =>
+      this.entriesWithRatings().where({ 'e.account_id': accountId, 'e.id': requestId }).first(),
+    )) as Record<string, unknown> | undefined;
+    if (row === undefined) throw notFoundEntry(requestId);
+    return this.listedFromRow(row);
+  }
+
+  async listEntries(accountId: string, options: ListEntriesOptions = {}): Promise<EntryPage> {
+    checkAccountId(accountId);
+    const pageSize = options.pageSize ?? 50;
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000)
+      throw StoreError.invalid('page_size is invalid: use an integer from 1 to 1000', 'INVALID_OPTION');
+    const queryType = options.queryType ?? null;
+    if (queryType !== null) checkQueryType(queryType, 'query_type');
+    if (options.since !== undefined && (!(options.since instanceof Date) || Number.isNaN(options.since.getTime())))
+      throw StoreError.invalid('since is invalid: use a valid Date', 'INVALID_OPTION');
+    const since = options.since?.toISOString() ?? null;
+    const after =
+      options.pageToken === undefined || options.pageToken === ''
+        ? null
+        : decodePageToken(options.pageToken, queryType, since);
+
+    const query = this.entriesWithRatings().where('e.account_id', accountId);
+    if (queryType !== null) query.andWhere('e.query_type', queryType);
+    if (since !== null) query.andWhere('e.created_at', '>=', options.since as Date);
+    if (after !== null) query.andWhereRaw('(e.created_at, e.id) < (?::timestamptz, ?)', [after.t, after.id]);
+    query.orderBy([
+      { column: 'e.created_at', order: 'desc' },
+      { column: 'e.id', order: 'desc' },
+    ]);
+    query.limit(pageSize + 1);
+    const rows = (await this.run('listing entries', () => query)) as Record<string, unknown>[];
+    const entries = rows.slice(0, pageSize).map((row) => this.listedFromRow(row));
+    const last = entries[entries.length - 1];
+    const nextPageToken =
+      rows.length > pageSize && last !== undefined
+        ? encodePageToken({ t: last.createdAt.toISOString(), id: last.id, qt: queryType, since })
+        : null;
+    return { entries, nextPageToken };
+  }
+
+  async countEntries(accountId?: string): Promise<number> {
+    if (accountId !== undefined) checkAccountId(accountId);
+    const query = this.knex('request_entries').count({ count: '*' });
+    if (accountId !== undefined) query.where({ account_id: accountId });
+    const [row] = (await this.run('counting entries', () => query)) as { count: unknown }[];
+    return Number(row?.count ?? 0);
+  }
+
+  // ---- ratings
+
+  async rateRequest(
+    accountId: string,
+    requestId: string,
+    compute: (entry: RequestEntry, previous: Rating | null) => RatingComputation,
+  ): Promise<RatingResult> {
+    checkAccountId(accountId);
+    if (!isRequestId(requestId)) throw notFoundEntry(requestId);
+    // A rating may follow its completion within the batch delay: commit the entry first.
+    if (this.batcher.isPending(accountId, requestId)) await this.batcher.flush();
+    return this.withRetry('rating a request', () =>
+      this.knex.transaction(async (trx) => {
+        const entryRow = (await trx('request_entries')
+          .where({ account_id: accountId, id: requestId })
+          .forUpdate()
+          .first()) as Record<string, unknown> | undefined;
+        if (entryRow === undefined) throw notFoundEntry(requestId);
+        const entry = entryFromRow(entryRow);
+        const previousRow = (await trx('ratings').where({ account_id: accountId, request_id: requestId }).first()) as
+          Record<string, unknown> | undefined;
+        const previous = previousRow === undefined ? null : ratingFromRow(previousRow);
+
+        let computed: RatingComputation;
+        try {
+          computed = compute(entry, previous);
+        } catch (error) {
+          throw new ComputationFailure(error);
+        }
+        checkRatingInput(computed.rating);
+        checkCellSums(computed.cellDelta, 'cellDelta');
+        if (computed.counterDelta !== undefined) checkCounterIncrements(computed.counterDelta, 'counterDelta');
+
+        const [ratingRow] = (await trx('ratings')
+          .insert({
+            account_id: accountId,
+            request_id: requestId,
+            score: computed.rating.score,
+            is_helpful: computed.rating.isHelpful,
+            quality: computed.rating.quality,
+          })
+          .onConflict(['account_id', 'request_id'])
+          .merge({
+            score: computed.rating.score,
+            is_helpful: computed.rating.isHelpful,
+            quality: computed.rating.quality,
+            updated_at: trx.fn.now(),
+          })
+          .returning('*')) as Record<string, unknown>[];
+
+        const created = await upsertAccountCells(trx, [
+          { accountId, queryType: entry.queryType, model: entry.model, delta: computed.cellDelta },
+        ]);
+        await upsertGlobalCells(trx, [
+          {
+            queryType: entry.queryType,
+            model: entry.model,
+            delta: computed.cellDelta,
+            contributors: created.get(globalKey(entry.queryType, entry.model)) ?? 0,
+          },
+        ]);
+        if (computed.counterDelta !== undefined)
+          await upsertCounters(trx, [{ ...computed.counterDelta, accountId, queryType: entry.queryType }]);
+        await notifyChange(trx, { kind: 'rating', accountId });
+        return { entry, rating: ratingFromRow(ratingRow as Record<string, unknown>), previous };
+      }),
+    );
+  }
+
+  // ---- cells and counters
+
+  async loadAccountCells(accountId: string): Promise<AccountCell[]> {
+    checkAccountId(accountId);
+    const rows = (await this.run('loading account cells', () =>
+      this.knex('account_cells').where({ account_id: accountId }).orderBy(['query_type', 'model']),
+    )) as Record<string, unknown>[];
+    return rows.map(accountCellFromRow);
+  }
+
+  async loadGlobalCells(options: { minContributors?: number } = {}): Promise<GlobalCell[]> {
+    const min = options.minContributors ?? 0;
+    const rows = (await this.run('loading global cells', () =>
+      this.knex('global_cells').where('contributors', '>=', min).orderBy(['query_type', 'model']),
+    )) as Record<string, unknown>[];
+    return rows.map(globalCellFromRow);
+  }
+
+  async loadCounters(accountId: string): Promise<AccountCounters[]> {
+    checkAccountId(accountId);
+    const rows = (await this.run('loading counters', () =>
+      this.knex('account_counters').where({ account_id: accountId }).orderBy('query_type'),
+    )) as Record<string, unknown>[];
+    return rows.map(countersFromRow);
+  }
+
+  // ---- deletion
+
+  async deleteAccountData(accountId: string): Promise<DeletionResult> {
+    checkAccountId(accountId);
+    // Writes this process acknowledged or queued for the account land first, then are deleted with the rest.
+    await this.batcher.flush();
+    return this.withRetry('deleting account data', () =>
+      this.knex.transaction(async (trx) => {
+        // Entries first: a concurrent rating holds its entry and then wants the cell; taking entries
+        // before cells keeps the lock order of every writer the same.
+        const ratings = await deleteRows(trx, 'ratings', accountId);
+        const entries = await deleteRows(trx, 'request_entries', accountId);
+        await trx.raw('select 1 from account_cells where account_id = ? order by query_type, model for update', [
+          accountId,
+        ]);
+        await trx.raw(
+          `select 1 from global_cells where (query_type, model) in (select query_type, model from account_cells where account_id = ?)
+           order by query_type, model for update`,
+          [accountId],
+        );
+        await trx.raw(
+          `update global_cells g set ${SUBTRACT_ACCOUNT_FROM_GLOBAL}
+           from account_cells a where a.account_id = ? and g.query_type = a.query_type and g.model = a.model`,
+          [accountId],
+        );
+        // A global cell nobody contributes to any more is removed, as if the account had never existed.
+        await trx.raw('delete from global_cells where contributors <= 0');
+        const cells = await deleteRows(trx, 'account_cells', accountId);
+        const counters = await deleteRows(trx, 'account_counters', accountId);
+        await notifyChange(trx, { kind: 'delete', accountId });
+        return { entries, ratings, cells, counters };
+      }),
+    );
+  }
+
+  // ---- notifications, dump, close
+
+  onChange(listener: ChangeListener): () => void {
+    if (this.subscription === undefined) {
+      throw new StoreError(
+        'FAILED_PRECONDITION',
+        'INVALID_OPTION',
+        'this store was opened with listen: false: open it with listen: true to receive changes',
+      );
+    }
+    return this.hub.add(listener);
+  }
+
+  async dumpAll(): Promise<Record<StoreTable, Record<string, unknown>[]>> {
+    const out = {} as Record<StoreTable, Record<string, unknown>[]>;
+    for (const table of STORE_TABLES) {
+      out[table] = (await this.run('dumping tables', () => this.knex(table).select('*'))) as Record<string, unknown>[];
+    }
+    return out;
+  }
+
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      try {
+        await this.batcher.close();
+      } finally {
+        await this.subscription?.close();
+        await this.knex.destroy();
+        this.logger.info({ database: this.db.description }, 'store closed');
+      }
+    })();
+    return this.closed;
+  }
+
+  private async run<T>(what: string, query: () => PromiseLike<T>): Promise<T> {
+    try {
+      return await query();
+    } catch (error) {
+      throw wrapQueryError(error, what);
+    }
+  }
+
+  /** Runs a transaction again after a deadlock or a dropped connection; `work` must be safe to repeat. */
+  private async withRetry<T>(what: string, work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        // The caller's own computation failed: its error is the caller's to read, unchanged.
+        if (error instanceof ComputationFailure) throw error.cause;
+        if (error instanceof StoreError || attempt >= 4 || !isTransientDatabaseError(error))
+          throw wrapQueryError(error, what);
+        await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
+      }
+    }
+  }
+}

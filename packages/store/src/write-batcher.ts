@@ -1,0 +1,260 @@
+import { StoreError, isTransientDatabaseError, wrapQueryError } from './errors.js';
+import {
+  CELL_SUM_FIELDS,
+  COUNTER_FIELDS,
+  type CellDelta,
+  type CellSums,
+  type CounterDelta,
+  type EntryWrite,
+  type RequestEntry,
+  type StoreLogger,
+} from './types.js';
+import { checkWrite } from './validation.js';
+
+/** A batch of writes, merged: every cell key and counter key appears once, with the sum of its deltas. */
+export interface MergedBatch {
+  entries: RequestEntry[];
+  /** Keyed by account, query type and model; iteration follows insertion order (sort before writing). */
+  accountCells: Map<string, CellDelta>;
+  counters: Map<string, CounterDelta>;
+  accountIds: Set<string>;
+}
+
+export function zeroSums(): CellSums {
+  return { n: 0, q: 0, q2: 0, requests: 0, ratings: 0, failures: 0, latencyMs: 0, costUsd: 0, latencyHist: [] };
+}
+
+/** Element-wise sum; the shorter array counts as padded with zeros. */
+export function addHistograms(a: readonly number[], b: readonly number[]): number[] {
+  const out = new Array<number>(Math.max(a.length, b.length));
+  for (let i = 0; i < out.length; i++) out[i] = (a[i] ?? 0) + (b[i] ?? 0);
+  return out;
+}
+
+export function addSums(target: CellSums, delta: CellSums): void {
+  for (const field of CELL_SUM_FIELDS) target[field] += delta[field];
+  target.latencyHist = addHistograms(target.latencyHist, delta.latencyHist);
+}
+
+export function cellKey(accountId: string, queryType: string, model: string): string {
+  return `${accountId}\u0000${queryType}\u0000${model}`;
+}
+
+export function mergeWrites(writes: readonly EntryWrite[]): MergedBatch {
+  const batch: MergedBatch = { entries: [], accountCells: new Map(), counters: new Map(), accountIds: new Set() };
+  for (const write of writes) {
+    batch.entries.push(write.entry);
+    batch.accountIds.add(write.entry.accountId);
+    for (const cell of write.cellDeltas) {
+      const key = cellKey(cell.accountId, cell.queryType, cell.model);
+      let merged = batch.accountCells.get(key);
+      if (merged === undefined) {
+        merged = { accountId: cell.accountId, queryType: cell.queryType, model: cell.model, delta: zeroSums() };
+        batch.accountCells.set(key, merged);
+      }
+      addSums(merged.delta, cell.delta);
+    }
+    const counter = write.counterDelta;
+    if (counter !== undefined) {
+      const key = `${counter.accountId}\u0000${counter.queryType}`;
+      let merged = batch.counters.get(key);
+      if (merged === undefined) {
+        merged = { accountId: counter.accountId, queryType: counter.queryType };
+        batch.counters.set(key, merged);
+      }
+      for (const field of COUNTER_FIELDS) {
+        const value = counter[field];
+        if (value !== undefined) merged[field] = (merged[field] ?? 0) + value;
+      }
+    }
+  }
+  return batch;
+}
+
+export interface BatcherOptions {
+  /** A batch is committed as soon as this many writes wait (default 500). */
+  maxEntries: number;
+  /** ... or when the oldest waiting write has waited this long (default 20 ms). */
+  maxDelayMs: number;
+  /** Writes beyond this many waiting are refused with RESOURCE_EXHAUSTED (default 100,000). */
+  maxPending: number;
+  /** Attempts for a batch that fails for a transient reason (connection lost, deadlock). */
+  attempts: number;
+  retryBaseDelayMs: number;
+}
+
+export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = {
+  maxEntries: 500,
+  maxDelayMs: 20,
+  maxPending: 100_000,
+  attempts: 5,
+  retryBaseDelayMs: 50,
+};
+
+interface PendingWrite {
+  write: EntryWrite;
+  key: string;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+const silentLogger: StoreLogger = { info() {}, warn() {}, error() {} };
+
+/**
+ * Queues entry writes and commits them in merged batches, one commit at a time: writes that arrive while a
+ * batch commits form the next batch, so batches grow with load. Each write's promise settles when its batch
+ * has committed (or definitively failed); a batch that fails for a reason other than a transient one is
+ * retried write by write, so that one bad write cannot take the others down with it.
+ */
+export class WriteBatcher {
+  private queue: PendingWrite[] = [];
+  private readonly keys = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly commit: (batch: MergedBatch) => Promise<void>,
+    private readonly options: BatcherOptions = DEFAULT_BATCHER_OPTIONS,
+    private readonly logger: StoreLogger = silentLogger,
+  ) {}
+
+  /** Number of writes queued or being committed. */
+  get pendingCount(): number {
+    return this.keys.size;
+  }
+
+  /** Whether a write of this request is queued or being committed by this process. */
+  isPending(accountId: string, requestId: string): boolean {
+    return this.keys.has(`${accountId}\u0000${requestId}`);
+  }
+
+  /**
+   * Queues one write. Throws at once (StoreError) when the write is invalid, a write of the same request is
+   * already queued, the queue is full or the store is closed; otherwise returns a promise that resolves once
+   * the write is committed. The promise is marked handled, so callers may leave it un-awaited.
+   */
+  enqueue(write: EntryWrite): Promise<void> {
+    if (this.closed)
+      throw new StoreError('FAILED_PRECONDITION', 'STORE_CLOSED', 'the store is closed: open a new store to write');
+    checkWrite(write);
+    const key = `${write.entry.accountId}\u0000${write.entry.id}`;
+    if (this.keys.has(key))
+      throw new StoreError(
+        'ALREADY_EXISTS',
+        'DUPLICATE_REQUEST_ID',
+        'a write of this request id is already queued: give every request a new id (newRequestId)',
+      );
+    if (this.keys.size >= this.options.maxPending) {
+      throw new StoreError(
+        'RESOURCE_EXHAUSTED',
+        'QUEUE_FULL',
+        `${this.keys.size} writes are waiting for the database: it is too slow or unreachable; retry later`,
+      );
+    }
+    let resolve!: () => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => undefined);
+    this.keys.add(key);
+    this.queue.push({ write, key, resolve, reject });
+    if (this.queue.length >= this.options.maxEntries) this.kick();
+    else if (this.timer === undefined && this.loop === undefined)
+      this.timer = setTimeout(() => this.kick(), this.options.maxDelayMs);
+    return promise;
+  }
+
+  /** Resolves when every write queued before the call has been committed or has failed. */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.loop !== undefined) {
+      this.kick();
+      await this.loop;
+    }
+  }
+
+  /** Refuses new writes, then flushes: nothing acknowledged or queued is dropped. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private kick(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.loop === undefined && this.queue.length > 0) {
+      this.loop = this.drain().finally(() => {
+        this.loop = undefined;
+        // A write queued between the end of drain() and this callback saw a running loop and set no timer.
+        if (this.queue.length > 0) this.kick();
+      });
+    }
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const taken = this.queue.splice(0, this.options.maxEntries);
+      await this.commitTaken(taken);
+    }
+  }
+
+  private async commitTaken(taken: PendingWrite[]): Promise<void> {
+    try {
+      await this.commitWithRetry(mergeWrites(taken.map((p) => p.write)));
+      for (const p of taken) p.resolve();
+    } catch (error) {
+      if (taken.length > 1 && !isTransientDatabaseError(error)) {
+        this.logger.warn(
+          { writes: taken.length, cause: errorName(error) },
+          'store batch failed; committing its writes one by one',
+        );
+        for (const p of taken) {
+          try {
+            await this.commitWithRetry(mergeWrites([p.write]));
+            p.resolve();
+          } catch (single) {
+            this.logger.error({ writes: 1, cause: errorName(single) }, 'store write failed');
+            p.reject(wrapQueryError(single, 'writing a request entry'));
+          }
+        }
+      } else {
+        this.logger.error({ writes: taken.length, cause: errorName(error) }, 'store batch failed');
+        const wrapped = wrapQueryError(error, 'writing a batch of request entries');
+        for (const p of taken) p.reject(wrapped);
+      }
+    } finally {
+      for (const p of taken) this.keys.delete(p.key);
+    }
+  }
+
+  private async commitWithRetry(batch: MergedBatch): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.commit(batch);
+        return;
+      } catch (error) {
+        if (attempt >= this.options.attempts || !isTransientDatabaseError(error)) throw error;
+        const delay = Math.min(2000, this.options.retryBaseDelayMs * 2 ** (attempt - 1));
+        this.logger.warn(
+          { attempt, delayMs: delay, cause: errorName(error) },
+          'store batch hit a transient failure; retrying',
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+}
+
+/** Error class and code only: a database message may quote a value, and logs must never hold user text. */
+function errorName(error: unknown): string {
+  if (error instanceof StoreError) return `${error.code}/${error.reason}`;
+  const code =
+    typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : '';
+  return `${error instanceof Error ? error.name : typeof error}${code ? ` ${code}` : ''}`;
+}
