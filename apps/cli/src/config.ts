@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { commonEnv, loadConfig, vars } from '@routeplex/platform';
+
+/** Everything the all-in-one embedded start reads from the environment. */
+export const embeddedEnv = {
+  ...commonEnv,
+  ROUTEPLEX_DATA_DIR: z.string().min(1).default('.data'),
+  ROUTEPLEX_CATALOG: z.string().optional(),
+  ROUTEPLEX_HMAC_SECRET: vars.secret(32).optional(),
+  ROUTER_GRPC_PORT: vars.port(50051),
+  FEEDBACK_GRPC_PORT: vars.port(50052),
+  INSIGHTS_GRPC_PORT: vars.port(50053),
+  GATEWAY_HOST: vars.host(),
+  GATEWAY_PORT: vars.port(8080),
+  GATEWAY_BODY_LIMIT_BYTES: vars.positiveInt(4 * 1024 * 1024),
+  ROUTEPLEX_SIM_LATENCY_SCALE: z.coerce.number().min(0).max(100).default(1),
+  ROUTEPLEX_ENHANCEMENT_HOLDOUT: vars.fraction(0.2),
+  ROUTEPLEX_MAX_ATTEMPTS: vars.positiveInt(3),
+  ROUTEPLEX_CALL_TIMEOUT_MS: vars.positiveInt(60_000),
+  ROUTEPLEX_RATING_RETENTION_DAYS: vars.positiveInt(30),
+  ROUTEPLEX_BATCH_MAX_ENTRIES: vars.positiveInt(500),
+  ROUTEPLEX_BATCH_MAX_DELAY_MS: vars.positiveInt(20),
+};
+
+export type EmbeddedConfig = ReturnType<typeof loadEmbeddedConfig>;
+
+export function loadEmbeddedConfig(env: Record<string, string | undefined>) {
+  return loadConfig(embeddedEnv, env);
+}

@@ -1,0 +1,149 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Authenticator, authConfigFrom, createLogger, type Logger } from '@routeplex/platform';
+import { hashApiKey as hashKey, openStore, type Store } from '@routeplex/store';
+import { loadCatalog } from '@routeplex/providers';
+import { defaultScoringConfig, type ScoringConfig } from '@routeplex/scoring';
+import { startRouterService } from '@routeplex/router';
+import { startFeedbackService } from '@routeplex/feedback';
+import { startInsightsService } from '@routeplex/insights';
+import { createGateway } from '@routeplex/gateway';
+import type { EmbeddedConfig } from './config.js';
+
+export interface EmbeddedSecrets {
+  hmacSecret: string;
+  jwtSecret: string;
+}
+
+/** Secrets of an embedded install: from the environment, else generated once and kept in the data folder. */
+async function embeddedSecrets(config: EmbeddedConfig): Promise<EmbeddedSecrets> {
+  const file = join(config.ROUTEPLEX_DATA_DIR, 'secrets.json');
+  let saved: Partial<EmbeddedSecrets> = {};
+  try {
+    saved = JSON.parse(await readFile(file, 'utf8')) as Partial<EmbeddedSecrets>;
+  } catch {
+    // first start
+  }
+  const secrets = {
+    hmacSecret: config.ROUTEPLEX_HMAC_SECRET ?? saved.hmacSecret ?? randomBytes(32).toString('hex'),
+    jwtSecret: config.ROUTEPLEX_JWT_SECRET ?? saved.jwtSecret ?? randomBytes(32).toString('hex'),
+  };
+  if (saved.hmacSecret !== secrets.hmacSecret || saved.jwtSecret !== secrets.jwtSecret) {
+    await writeFile(file, JSON.stringify(secrets), { mode: 0o600 });
+  }
+  return secrets;
+}
+
+export interface Embedded {
+  store: Store;
+  logger: Logger;
+  secrets: EmbeddedSecrets;
+  gatewayUrl: string;
+  ports: { router: number; feedback: number; insights: number; gateway: number };
+  /** A development API key (created on first start and kept in the data folder). */
+  devApiKey: string;
+  close(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  config: EmbeddedConfig;
+  /** The environment, for the catalog's API key variables. */
+  env: Record<string, string | undefined>;
+  scoring?: ScoringConfig;
+  /** Keep PGlite in memory instead of the data folder (tests). */
+  inMemory?: boolean;
+  logger?: Logger;
+  seed?: number;
+}
+
+/**
+ * The embedded default: one process, every service on its own gRPC port, the REST facade in front, one
+ * shared store (PGlite allows one process per folder; with DATABASE_URL it is PostgreSQL).
+ */
+export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger({ name: 'routeplex', level: config.ROUTEPLEX_LOG_LEVEL });
+  await mkdir(config.ROUTEPLEX_DATA_DIR, { recursive: true });
+  const secrets = await embeddedSecrets(config);
+  const scoring = options.scoring ?? defaultScoringConfig;
+  const catalog = loadCatalog({
+    ...(config.ROUTEPLEX_CATALOG ? { path: resolve(config.ROUTEPLEX_CATALOG) } : {}),
+    env: options.env,
+    latencyScale: config.ROUTEPLEX_SIM_LATENCY_SCALE,
+  });
+  const store = await openStore({
+    ...(config.DATABASE_URL
+      ? { databaseUrl: config.DATABASE_URL }
+      : options.inMemory
+        ? {}
+        : { pgliteDir: join(config.ROUTEPLEX_DATA_DIR, 'pglite') }),
+    batch: { maxEntries: config.ROUTEPLEX_BATCH_MAX_ENTRIES, maxDelayMs: config.ROUTEPLEX_BATCH_MAX_DELAY_MS },
+    logger,
+  });
+  const authenticator = new Authenticator({ ...authConfigFrom(config), jwtSecret: secrets.jwtSecret }, (hash) =>
+    store.findAccountByKeyHash(hash),
+  );
+  const devApiKey = await ensureDevKey(store, config.ROUTEPLEX_DATA_DIR);
+  const host = config.GRPC_HOST;
+  const shared = { store, authenticator, logger, host, scoring };
+  const router = await startRouterService({
+    ...shared,
+    port: config.ROUTER_GRPC_PORT,
+    catalog,
+    hmacSecret: secrets.hmacSecret,
+    enhancementHoldout: config.ROUTEPLEX_ENHANCEMENT_HOLDOUT,
+    maxAttempts: config.ROUTEPLEX_MAX_ATTEMPTS,
+    callTimeoutMs: config.ROUTEPLEX_CALL_TIMEOUT_MS,
+    breaker: { failureThreshold: 5, coolDownMs: 30_000 },
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+  });
+  const feedback = await startFeedbackService({
+    ...shared,
+    port: config.FEEDBACK_GRPC_PORT,
+    retentionDays: config.ROUTEPLEX_RATING_RETENTION_DAYS,
+  });
+  const insights = await startInsightsService({ ...shared, port: config.INSIGHTS_GRPC_PORT });
+  const gateway = await createGateway({
+    host: config.GATEWAY_HOST,
+    port: config.GATEWAY_PORT,
+    backends: {
+      'routeplex.router.v1.RouterService': `${host}:${router.port}`,
+      'routeplex.feedback.v1.FeedbackService': `${host}:${feedback.port}`,
+      'routeplex.insights.v1.InsightsService': `${host}:${insights.port}`,
+    },
+    bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
+    logger,
+  });
+  let closed = false;
+  return {
+    store,
+    logger,
+    secrets,
+    devApiKey,
+    gatewayUrl: gateway.url,
+    ports: { router: router.port, feedback: feedback.port, insights: insights.port, gateway: gateway.port },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await gateway.close();
+      await Promise.all([router.close(), feedback.close(), insights.close()]);
+      await store.close(); // flushes pending entries first
+      await Promise.all(catalog.providers().map((p) => p.close()));
+    },
+  };
+}
+
+async function ensureDevKey(store: Store, dataDir: string): Promise<string> {
+  const file = join(dataDir, 'dev-api-key');
+  try {
+    const key = (await readFile(file, 'utf8')).trim();
+    if (await store.findAccountByKeyHash(hashKey(key))) return key;
+  } catch {
+    // none yet
+  }
+  const account = await store.createAccount('development');
+  const { key } = await store.createApiKey(account.id);
+  await writeFile(file, key + '\n', { mode: 0o600 });
+  return key;
+}

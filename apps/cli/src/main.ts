@@ -1,0 +1,112 @@
+#!/usr/bin/env -S node --import tsx
+// The `routeplex` command: the embedded all-in-one start, account and key administration, development
+// JWTs, and the replay evaluator.
+import { parseArgs } from 'node:util';
+import { ConfigError, mintJwt } from '@routeplex/platform';
+import { openStore } from '@routeplex/store';
+import { loadEmbeddedConfig } from './config.js';
+import { startEmbedded } from './embedded.js';
+
+const USAGE = `usage: routeplex <command>
+  start                              start every service and the REST facade (embedded default)
+  account create <name>              create an account and print an API key for it
+  key create <account-id>            print a new API key for an account
+  key revoke <account-id> <key-id>   revoke an API key
+  jwt mint <account-id> [--ttl s]    print a development HS256 JWT (ROUTEPLEX_JWT_SECRET or the embedded one)
+  replay [options]                   replay evaluator (see 'routeplex replay --help')`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  if (command === 'replay') {
+    const { runReplayCli } = await import('@routeplex/replay');
+    return runReplayCli(argv.slice(1));
+  }
+  const config = loadEmbeddedConfig(process.env);
+  switch (command) {
+    case 'start':
+      return start(config);
+    case 'account':
+    case 'key': {
+      const store = await openStore(
+        config.DATABASE_URL
+          ? { databaseUrl: config.DATABASE_URL, listen: false }
+          : { pgliteDir: `${config.ROUTEPLEX_DATA_DIR}/pglite`, listen: false },
+      );
+      try {
+        if (command === 'account' && sub === 'create' && rest[0]) {
+          const account = await store.createAccount(rest[0]);
+          const key = await store.createApiKey(account.id);
+          console.log(JSON.stringify({ account_id: account.id, key_id: key.id, api_key: key.key }));
+          return 0;
+        }
+        if (command === 'key' && sub === 'create' && rest[0]) {
+          const key = await store.createApiKey(rest[0]);
+          console.log(JSON.stringify({ account_id: rest[0], key_id: key.id, api_key: key.key }));
+          return 0;
+        }
+        if (command === 'key' && sub === 'revoke' && rest[0] && rest[1]) {
+          await store.revokeApiKey(rest[0], rest[1]);
+          console.log(JSON.stringify({ revoked: rest[1] }));
+          return 0;
+        }
+      } finally {
+        await store.close();
+      }
+      break;
+    }
+    case 'jwt': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { ttl: { type: 'string', default: '3600' } },
+        allowPositionals: true,
+      });
+      if (sub !== 'mint' || !positionals[0]) break;
+      let secret = config.ROUTEPLEX_JWT_SECRET;
+      if (!secret) {
+        const { readFile } = await import('node:fs/promises');
+        secret = (
+          JSON.parse(await readFile(`${config.ROUTEPLEX_DATA_DIR}/secrets.json`, 'utf8')) as { jwtSecret: string }
+        ).jwtSecret;
+      }
+      console.log(
+        await mintJwt({
+          secret,
+          accountId: positionals[0],
+          ttlSeconds: Number(values.ttl),
+          claim: config.ROUTEPLEX_JWT_ACCOUNT_CLAIM,
+        }),
+      );
+      return 0;
+    }
+  }
+  console.error(USAGE);
+  return 2;
+}
+
+async function start(config: ReturnType<typeof loadEmbeddedConfig>): Promise<number> {
+  const embedded = await startEmbedded({ config, env: process.env });
+  const { ports, gatewayUrl, devApiKey } = embedded;
+  console.log(`routeplex is running (embedded${config.DATABASE_URL ? ', PostgreSQL' : `, PGlite in ${config.ROUTEPLEX_DATA_DIR}/pglite`})
+  REST facade      ${gatewayUrl}/api/v1   (OpenAPI: ${gatewayUrl}/api/v1/openapi.json, dashboard: ${gatewayUrl}/dashboard/)
+  RouterService    ${config.GRPC_HOST}:${ports.router}
+  FeedbackService  ${config.GRPC_HOST}:${ports.feedback}
+  InsightsService  ${config.GRPC_HOST}:${ports.insights}
+Try it:
+  curl -s ${gatewayUrl}/api/v1/chat/completions -H 'authorization: Bearer ${devApiKey}' -H 'content-type: application/json' \\
+    -d '{"model": "routeplex-ai", "messages": [{"role": "user", "content": "Write a function that reverses a linked list"}]}'`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await embedded.close();
+  embedded.logger.info({}, 'stopped cleanly; pending entries flushed');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof ConfigError || (err as { code?: string })?.code ? (err as Error).message : err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,81 @@
+// RouterService as its own process (production): configuration from the environment, read once.
+import { z } from 'zod';
+import {
+  Authenticator,
+  authConfigFrom,
+  commonEnv,
+  createLogger,
+  loadConfig,
+  startTelemetry,
+  vars,
+} from '@routeplex/platform';
+import { loadCatalog } from '@routeplex/providers';
+import { defaultScoringConfig } from '@routeplex/scoring';
+import { openStore } from '@routeplex/store';
+import { startRouterService } from './index.js';
+
+const config = loadConfig(
+  {
+    ...commonEnv,
+    ROUTER_GRPC_PORT: vars.port(50051),
+    ROUTEPLEX_HMAC_SECRET: vars.secret(32),
+    ROUTEPLEX_CATALOG: z.string().optional(),
+    ROUTEPLEX_SIM_LATENCY_SCALE: z.coerce.number().min(0).max(100).default(1),
+    ROUTEPLEX_ENHANCEMENT_HOLDOUT: vars.fraction(0.2),
+    ROUTEPLEX_MAX_ATTEMPTS: vars.positiveInt(3),
+    ROUTEPLEX_CALL_TIMEOUT_MS: vars.positiveInt(60_000),
+    ROUTEPLEX_BREAKER_FAILURES: vars.positiveInt(5),
+    ROUTEPLEX_BREAKER_COOLDOWN_MS: vars.positiveInt(30_000),
+    ROUTEPLEX_BATCH_MAX_ENTRIES: vars.positiveInt(500),
+    ROUTEPLEX_BATCH_MAX_DELAY_MS: vars.positiveInt(20),
+  },
+  process.env,
+);
+
+const telemetry = startTelemetry({
+  serviceName: 'routeplex-router',
+  exporter: config.ROUTEPLEX_TRACES,
+  otlpEndpoint: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+});
+const logger = createLogger({ name: 'router', level: config.ROUTEPLEX_LOG_LEVEL });
+const catalog = loadCatalog({
+  ...(config.ROUTEPLEX_CATALOG ? { path: config.ROUTEPLEX_CATALOG } : {}),
+  env: process.env,
+  latencyScale: config.ROUTEPLEX_SIM_LATENCY_SCALE,
+});
+const store = await openStore({
+  ...(config.DATABASE_URL
+    ? { databaseUrl: config.DATABASE_URL }
+    : config.ROUTEPLEX_DATA_DIR
+      ? { pgliteDir: config.ROUTEPLEX_DATA_DIR }
+      : {}),
+  batch: { maxEntries: config.ROUTEPLEX_BATCH_MAX_ENTRIES, maxDelayMs: config.ROUTEPLEX_BATCH_MAX_DELAY_MS },
+  logger,
+});
+const authenticator = new Authenticator(authConfigFrom(config), (hash) => store.findAccountByKeyHash(hash));
+const service = await startRouterService({
+  store,
+  catalog,
+  authenticator,
+  logger,
+  host: config.GRPC_HOST,
+  port: config.ROUTER_GRPC_PORT,
+  scoring: defaultScoringConfig,
+  hmacSecret: config.ROUTEPLEX_HMAC_SECRET,
+  enhancementHoldout: config.ROUTEPLEX_ENHANCEMENT_HOLDOUT,
+  maxAttempts: config.ROUTEPLEX_MAX_ATTEMPTS,
+  callTimeoutMs: config.ROUTEPLEX_CALL_TIMEOUT_MS,
+  breaker: { failureThreshold: config.ROUTEPLEX_BREAKER_FAILURES, coolDownMs: config.ROUTEPLEX_BREAKER_COOLDOWN_MS },
+});
+logger.info({ port: service.port, models: catalog.models().length }, 'RouterService listening');
+
+process.once('SIGTERM', () => void shutdown());
+process.once('SIGINT', () => void shutdown());
+async function shutdown() {
+  await service.close();
+  await store.close(); // flushes every acknowledged entry
+  await Promise.all(catalog.providers().map((p) => p.close()));
+  await telemetry.shutdown();
+  logger.info({}, 'RouterService stopped');
+  process.exit(0);
+}

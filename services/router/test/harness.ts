@@ -1,0 +1,219 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { routerV1 } from '@routeplex/contracts';
+import { Authenticator, createLogger } from '@routeplex/platform';
+import { loadCatalog } from '@routeplex/providers';
+import { makeScoringConfig } from '@routeplex/scoring';
+import { openStore, type Store } from '@routeplex/store';
+import { startRouterService } from '../src/index.js';
+
+/**
+ * A local OpenAI-compatible upstream whose behaviour is chosen by the model name: `fail-500` always fails,
+ * `echo` answers with the last user message (so that canaries reach the answer), anything else answers a
+ * fixed text. It speaks the real protocol, unary and SSE.
+ */
+export async function startFakeUpstream() {
+  const calls: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const payload = JSON.parse(body) as {
+        model: string;
+        stream?: boolean;
+        messages: { role: string; content: string }[];
+      };
+      calls.push(payload.model);
+      if (payload.model === 'fail-500') {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: 'upstream broke', type: 'server_error' } }));
+        return;
+      }
+      const last = payload.messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
+      const text = payload.model === 'echo' ? `You said: ${last}` : 'Here is an answer.\n\n```js\nconst x = 1;\n```';
+      if (payload.stream) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const words = text.split(/(?<= )/);
+        for (const w of words)
+          res.write(
+            `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: payload.model, choices: [{ index: 0, delta: { content: w }, finish_reason: null }] })}\n\n`,
+          );
+        res.write(
+          `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: payload.model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`,
+        );
+        res.write(
+          `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: payload.model, choices: [], usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 } })}\n\n`,
+        );
+        res.end('data: [DONE]\n\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'c',
+          object: 'chat.completion',
+          model: payload.model,
+          choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 },
+        }),
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  return { url, calls, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+const common = {
+  contextWindow: 8000,
+  maxOutputTokens: 2000,
+  capabilities: ['chat', 'streaming'],
+  typicalLatencyMs: 500,
+};
+
+/** Catalog used by router tests: two simulated models and three upstream models with scripted behaviour. */
+export function testCatalogJson(upstreamUrl: string) {
+  const upstream = (id: string, providerModel: string, quality: number, price: number) => ({
+    id,
+    provider: 'openai',
+    providerName: `local-${id}`,
+    providerModel,
+    baseUrl: upstreamUrl,
+    pricing: { inputPerMTok: price, outputPerMTok: price * 2 },
+    priorQuality: { code_algorithm: quality, conversation: quality, factual: quality, creative: quality },
+    ...common,
+  });
+  return {
+    models: [
+      upstream('broken-large', 'fail-500', 0.99, 20),
+      upstream('echo-small', 'echo', 0.6, 0.5),
+      upstream('steady', 'steady', 0.7, 1),
+      {
+        id: 'sim-tiny',
+        provider: 'simulator',
+        pricing: { inputPerMTok: 0.1, outputPerMTok: 0.2 },
+        priorQuality: { code_algorithm: 0.3 },
+        simulated: { quality: { code_algorithm: 0.3 }, defaultQuality: 0.4, ttftMs: 0, outputTokensPerSecond: 1000 },
+        ...common,
+        contextWindow: 50,
+        maxOutputTokens: 40,
+      },
+    ],
+  };
+}
+
+export const TEST_KEY = 'rpx_' + 'T'.repeat(32);
+
+export async function startTestRouter(options: {
+  upstreamUrl: string;
+  logLines?: string[];
+  store?: Store;
+  seed?: number;
+}) {
+  const logLines = options.logLines ?? [];
+  const logger = createLogger({
+    name: 'router-test',
+    level: 'debug',
+    destination: { write: (line: string) => void logLines.push(line) },
+  });
+  const store = options.store ?? (await openStore({ batch: { maxDelayMs: 5 } }));
+  const account = await store.createAccount('router-test');
+  const { key } = await store.createApiKey(account.id);
+  const other = await store.createAccount('router-test-other');
+  const otherKey = (await store.createApiKey(other.id)).key;
+  const catalog = loadCatalog({
+    json: testCatalogJson(options.upstreamUrl),
+    env: {},
+    latencyScale: 0,
+    http: { timeoutMs: 2000, retry: { maxAttempts: 1 } },
+  });
+  const authenticator = new Authenticator({ accountClaim: 'sub', apiKeyCacheMs: 0 }, (hash) =>
+    store.findAccountByKeyHash(hash),
+  );
+  const service = await startRouterService({
+    store,
+    catalog,
+    authenticator,
+    logger,
+    host: '127.0.0.1',
+    port: 0,
+    scoring: makeScoringConfig({ anonymityK: 1 }),
+    hmacSecret: 'h'.repeat(32),
+    enhancementHoldout: 0.2,
+    maxAttempts: 3,
+    callTimeoutMs: 5000,
+    breaker: { failureThreshold: 1000, coolDownMs: 1000 },
+    seed: options.seed ?? 7,
+  });
+  const client = new routerV1.RouterServiceClient(`127.0.0.1:${service.port}`, credentials.createInsecure());
+  const md = (k: string | undefined) => {
+    const m = new Metadata();
+    if (k) m.set('authorization', `Bearer ${k}`);
+    return m;
+  };
+  const unary =
+    <Req, Res>(
+      method: (req: Req, md: Metadata, cb: (err: ServiceError | null, res: Res) => void) => unknown,
+      fromPartial: (p: never) => Req,
+    ) =>
+    (req: unknown, k?: string | null) =>
+      new Promise<Res>((resolve, reject) =>
+        method.call(client, fromPartial(req as never), md(k === null ? undefined : (k ?? key)), (err, res) =>
+          err ? reject(err) : resolve(res),
+        ),
+      );
+  type Partial<T> = routerV1.DeepPartial<T>;
+  return {
+    store,
+    account,
+    key,
+    other,
+    otherKey,
+    client,
+    logLines,
+    catalog,
+    service,
+    complete: unary<routerV1.CreateChatCompletionRequest, routerV1.CreateChatCompletionResponse>(
+      client.createChatCompletion as never,
+      routerV1.CreateChatCompletionRequest.fromPartial,
+    ) as (
+      req: Partial<routerV1.CreateChatCompletionRequest>,
+      k?: string | null,
+    ) => Promise<routerV1.CreateChatCompletionResponse>,
+    select: unary<routerV1.SelectModelRequest, routerV1.SelectModelResponse>(
+      client.selectModel as never,
+      routerV1.SelectModelRequest.fromPartial,
+    ) as (req: Partial<routerV1.SelectModelRequest>, k?: string | null) => Promise<routerV1.SelectModelResponse>,
+    listModels: unary<routerV1.ListModelsRequest, routerV1.ListModelsResponse>(
+      client.listModels as never,
+      routerV1.ListModelsRequest.fromPartial,
+    ) as (req: Partial<routerV1.ListModelsRequest>, k?: string | null) => Promise<routerV1.ListModelsResponse>,
+    stream(req: routerV1.DeepPartial<routerV1.StreamChatCompletionRequest>, k: string = key) {
+      return new Promise<routerV1.StreamChatCompletionResponse[]>((resolve, reject) => {
+        const out: routerV1.StreamChatCompletionResponse[] = [];
+        const call = client.streamChatCompletion(routerV1.StreamChatCompletionRequest.fromPartial(req), md(k));
+        call.on('data', (m: routerV1.StreamChatCompletionResponse) => out.push(m));
+        call.on('error', reject);
+        call.on('end', () => resolve(out));
+      });
+    },
+    async close() {
+      client.close();
+      await service.close();
+      if (!options.store) await store.close();
+      await Promise.all(catalog.providers().map((p) => p.close()));
+    },
+  };
+}
+
+export async function grpcError(p: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+export const silentLogger = createLogger({ name: 'test', level: 'silent' });

@@ -1,0 +1,205 @@
+import { expect } from 'chai';
+import { status } from '@grpc/grpc-js';
+import { typeV1 } from '@routeplex/contracts';
+import { grpcError, startFakeUpstream, startTestRouter } from './harness.js';
+
+const user = (content: string) => [{ role: 'user', content }];
+
+describe('RouterService over gRPC', function () {
+  let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
+  let r: Awaited<ReturnType<typeof startTestRouter>>;
+
+  before(async () => {
+    upstream = await startFakeUpstream();
+    r = await startTestRouter({ upstreamUrl: upstream.url });
+  });
+  after(async () => {
+    await r.close();
+    await upstream.close();
+  });
+
+  it('routes routeplex-ai, answers with a req_ id and a routing block, and records one entry', async () => {
+    const before = await r.store.countEntries(r.account.id);
+    const res = await r.complete({
+      model: 'routeplex-ai',
+      messages: user('Write a Python function that reverses a linked list'),
+    });
+    expect(res.id).to.match(/^req_[A-Za-z0-9]{22}$/);
+    expect(res.object).to.equal('chat.completion');
+    expect(res.choices[0]?.message?.role).to.equal('assistant');
+    const routing = res.routing!;
+    expect(routing.autoRouted).to.equal(true);
+    expect(routing.queryType).to.equal(typeV1.QueryType.QUERY_TYPE_CODE_ALGORITHM);
+    expect(routing.candidates.length).to.be.greaterThan(1);
+    expect(routing.attempts.at(-1)?.errorCode).to.equal('');
+    expect(res.model).to.equal(routing.model);
+    await r.store.flush();
+    expect(await r.store.countEntries(r.account.id)).to.equal(before + 1);
+    const entry = await r.store.getEntry(r.account.id, res.id);
+    expect(entry.model).to.equal(routing.model);
+    expect(entry.kind).to.equal('completion');
+    expect(entry.messageHmac).to.match(/^[0-9a-f]{64}$/);
+  });
+
+  it('falls back to the next candidate when the best one fails, and lists the attempts', async () => {
+    const res = await r.complete({
+      model: 'routeplex-ai',
+      messages: user('Implement quicksort in Go'),
+      routing: { allowedModels: ['broken-large', 'steady'], preference: typeV1.Preference.PREFERENCE_QUALITY },
+    });
+    expect(res.routing!.model).to.equal('steady');
+    expect(res.routing!.attempts.map((a) => [a.model, a.errorCode])).to.deep.equal([
+      ['broken-large', 'UNAVAILABLE'],
+      ['steady', ''],
+    ]);
+    await r.store.flush();
+    const cells = await r.store.loadAccountCells(r.account.id);
+    const broken = cells.find((c) => c.model === 'broken-large');
+    expect(broken?.failures).to.be.greaterThan(0);
+  });
+
+  it('answers UNAVAILABLE listing every attempt when all candidates fail, and records nothing', async () => {
+    await r.store.flush();
+    const before = await r.store.countEntries(r.account.id);
+    const err = await grpcError(
+      r.complete({ model: 'routeplex-ai', messages: user('hello'), routing: { allowedModels: ['broken-large'] } }),
+    );
+    expect(err.code).to.equal(status.UNAVAILABLE);
+    expect(err.details).to.match(/broken-large \(UNAVAILABLE\)/);
+    await r.store.flush();
+    expect(await r.store.countEntries(r.account.id)).to.equal(before);
+  });
+
+  it('sends a named model to that model without automatic routing', async () => {
+    const res = await r.complete({ model: 'echo-small', messages: user('Hi there, how are you?') });
+    expect(res.routing!.autoRouted).to.equal(false);
+    expect(res.routing!.model).to.equal('echo-small');
+    expect(res.choices[0]!.message!.content).to.equal('You said: Hi there, how are you?');
+    expect(res.usage).to.deep.equal({ promptTokens: 11, completionTokens: 7, totalTokens: 18 });
+  });
+
+  it('streams chunks: routing first, text, then finish reason and usage; and records the answer', async () => {
+    const chunks = await r.stream({ model: 'echo-small', messages: user('stream me please') });
+    expect(chunks[0]!.routing?.model).to.equal('echo-small');
+    expect(chunks[0]!.choices[0]!.delta!.role).to.equal('assistant');
+    const text = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
+    expect(text).to.equal('You said: stream me please');
+    const last = chunks.at(-1)!;
+    expect(last.usage?.totalTokens).to.equal(18);
+    expect(chunks.some((c) => c.choices[0]?.finishReason === 'stop')).to.equal(true);
+    expect(new Set(chunks.map((c) => c.id)).size).to.equal(1);
+    await r.store.flush();
+    expect((await r.store.getEntry(r.account.id, chunks[0]!.id)).completionTokens).to.equal(7);
+  });
+
+  it('records a SelectModel decision as a selection without calling a model', async () => {
+    const calls = upstream.calls.length;
+    const res = await r.select({ messages: user('What is the capital of France?') });
+    expect(res.routing!.queryType).to.equal(typeV1.QueryType.QUERY_TYPE_FACTUAL);
+    expect(upstream.calls.length).to.equal(calls);
+    await r.store.flush();
+    expect((await r.store.getEntry(r.account.id, res.id)).kind).to.equal('selection');
+  });
+
+  it('lists routeplex-ai and the enabled catalog models', async () => {
+    const res = await r.listModels({});
+    expect(res.object).to.equal('list');
+    expect(res.data.map((m) => m.id)).to.include.members(['routeplex-ai', 'steady', 'sim-tiny']);
+    expect(res.data.find((m) => m.id === 'sim-tiny')?.simulated).to.equal(true);
+  });
+
+  describe('bad input is rejected with a message that says what to fix, and records nothing', () => {
+    const cases: [string, Record<string, unknown>, status, RegExp][] = [
+      [
+        'an unknown model',
+        { model: 'gpt-9', messages: user('x') },
+        status.INVALID_ARGUMENT,
+        /model: unknown model "gpt-9"/,
+      ],
+      ['a missing model', { messages: user('x') }, status.INVALID_ARGUMENT, /model: required/],
+      [
+        'empty messages',
+        { model: 'routeplex-ai', messages: [] },
+        status.INVALID_ARGUMENT,
+        /messages: must contain at least one/,
+      ],
+      [
+        'an unknown role',
+        { model: 'routeplex-ai', messages: [{ role: 'wizard', content: 'x' }] },
+        status.INVALID_ARGUMENT,
+        /messages\[0\]\.role/,
+      ],
+      [
+        'negative max_tokens',
+        { model: 'routeplex-ai', messages: user('x'), maxTokens: -5 },
+        status.INVALID_ARGUMENT,
+        /max_tokens/,
+      ],
+      [
+        'absurd max_tokens',
+        { model: 'routeplex-ai', messages: user('x'), maxTokens: 2_000_000_000 },
+        status.INVALID_ARGUMENT,
+        /max_tokens/,
+      ],
+      [
+        'a temperature out of range',
+        { model: 'routeplex-ai', messages: user('x'), temperature: 7 },
+        status.INVALID_ARGUMENT,
+        /temperature/,
+      ],
+      ['n > 1', { model: 'routeplex-ai', messages: user('x'), n: 3 }, status.INVALID_ARGUMENT, /^n: /],
+      [
+        'a prompt beyond every context window',
+        { model: 'routeplex-ai', messages: user('word '.repeat(40_000)) },
+        status.INVALID_ARGUMENT,
+        /context window/,
+      ],
+      [
+        'a prompt beyond a named model context window',
+        { model: 'sim-tiny', messages: user('word '.repeat(200)) },
+        status.INVALID_ARGUMENT,
+        /context window of sim-tiny/,
+      ],
+      [
+        'a max cost no model meets',
+        { model: 'routeplex-ai', messages: user('Write a sorting function in C'), routing: { maxCostUsd: 1e-12 } },
+        status.FAILED_PRECONDITION,
+        /max_cost_usd|cost/,
+      ],
+      [
+        'stream: true on the unary rpc',
+        { model: 'routeplex-ai', messages: user('x'), stream: true },
+        status.INVALID_ARGUMENT,
+        /StreamChatCompletion/,
+      ],
+    ];
+    for (const [name, req, code, message] of cases) {
+      it(name, async () => {
+        await r.store.flush();
+        const before = await r.store.countEntries();
+        const err = await grpcError(r.complete(req));
+        expect(err.code, err.details).to.equal(code);
+        expect(err.details).to.match(message);
+        await r.store.flush();
+        expect(await r.store.countEntries()).to.equal(before);
+      });
+    }
+
+    it('UNAUTHENTICATED without a credential, with nothing recorded', async () => {
+      await r.store.flush();
+      const before = await r.store.countEntries();
+      const err = await grpcError(r.complete({ model: 'routeplex-ai', messages: user('hello') }, null));
+      expect(err.code).to.equal(status.UNAUTHENTICATED);
+      await r.store.flush();
+      expect(await r.store.countEntries()).to.equal(before);
+    });
+  });
+
+  it('keeps each account to its own records', async () => {
+    const res = await r.complete({ model: 'steady', messages: user('hello') }, r.otherKey);
+    await r.store.flush();
+    const mine = await r.store.listEntries(r.account.id, { pageSize: 1000 });
+    expect(mine.entries.map((e) => e.id)).not.to.include(res.id);
+    expect((await r.store.getEntry(r.other.id, res.id)).accountId).to.equal(r.other.id);
+  });
+});
