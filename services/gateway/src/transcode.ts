@@ -64,8 +64,15 @@ export function encodeRequest(
   try {
     message = fromJson(binding.input, root, JSON_READ_OPTIONS);
   } catch (e) {
+    // Name the field when protobuf-es's message does not.
+    const message = (e as Error).message;
+    const bad =
+      message.includes(' field ') || message.includes(' is unknown')
+        ? undefined
+        : findBadField(binding.input, root, '');
+    const where = bad === undefined ? '' : `field ${bad}: `;
     throw invalidArgument(
-      `invalid request: ${(e as Error).message}; fix or remove that field (the schema is in GET /api/v1/openapi.json)`,
+      `invalid request: ${where}${message}; fix or remove that field (the schema is in GET /api/v1/openapi.json)`,
     );
   }
   return toBinary(binding.input, message);
@@ -77,6 +84,37 @@ export function decodeResponse(binding: Binding, bytes: Uint8Array): string {
   const json = toJson(output, fromBinary(output, bytes), JSON_WRITE_OPTIONS) as JsonObject;
   int64Fixer(output)?.(json);
   return JSON.stringify(binding.responseBody === '' ? json : (json[binding.responseBody] ?? null));
+}
+
+/**
+ * The dotted path of the first field whose JSON value does not decode, found by decoding one field at a
+ * time (only on the error path). protobuf-es names most fields itself but not, for example, an unknown enum
+ * value or a malformed Duration.
+ */
+function findBadField(message: DescMessage, json: JsonValue, prefix: string): string | undefined {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return undefined;
+  for (const f of message.fields) {
+    const key = f.name in json ? f.name : f.jsonName in json ? f.jsonName : undefined;
+    if (key === undefined) continue;
+    const value = json[key]!;
+    try {
+      fromJson(message, { [key]: value }, JSON_READ_OPTIONS);
+      continue;
+    } catch {
+      // this field is the culprit; narrow down inside messages
+    }
+    const path = prefix + f.name;
+    if (f.fieldKind === 'message' && isPlainMessage(f.message))
+      return findBadField(f.message, value, `${path}.`) ?? path;
+    if (f.fieldKind === 'list' && f.listKind === 'message' && Array.isArray(value) && isPlainMessage(f.message)) {
+      for (let i = 0; i < value.length; i++) {
+        const inner = findBadField(f.message, value[i]!, `${path}[${i}].`);
+        if (inner) return inner;
+      }
+    }
+    return path;
+  }
+  return undefined;
 }
 
 function describeJson(v: JsonValue): string {
