@@ -145,3 +145,12 @@ function describeProblemPlace(problem: CatalogProblem): string {
   const entry = problem.id === undefined ? `entry ${problem.index}` : `entry ${problem.index} (id "${problem.id}")`;
   return problem.field === '' ? entry : `${entry}, field "${problem.field}"`;
 }
+
+/**
+ * Whether a failed call says something about the health of the (provider, model) and should count against its
+ * circuit breaker. A caller's cancellation or a bad request says nothing about the upstream.
+ */
+export function countsAgainstHealth(error: unknown): boolean {
+  if (!(error instanceof ProviderError)) return true;
+  return error.code !== 'CANCELLED' && error.code !== 'INVALID_ARGUMENT';
+}

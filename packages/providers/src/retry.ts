@@ -42,6 +42,8 @@ export function parseRetryAfter(
   const text = retryAfter.trim();
   if (text === '') return undefined;
   if (/^\d+(\.\d+)?$/.test(text)) return Math.ceil(Number(text) * 1000);
+  // HTTP dates always name a weekday or month; anything else (e.g. "-1") is not a date even if Date.parse accepts it.
+  if (!/[A-Za-z]{3}/.test(text)) return undefined;
   const date = Date.parse(text);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now());
