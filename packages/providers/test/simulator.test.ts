@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ProviderError } from '../src/errors.js';
+import type { ProviderError } from '../src/errors.js';
 import {
   EXPECTED_TOKENS,
   SimulatorProvider,
