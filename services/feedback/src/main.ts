@@ -1,0 +1,61 @@
+// Production entry of FeedbackService: one process, PostgreSQL via DATABASE_URL (or PGlite in
+// ROUTEPLEX_DATA_DIR), configuration read from the environment once, here and nowhere else.
+import { Authenticator, authConfigFrom, commonEnv, createLogger, loadConfig, vars } from '@routeplex/platform';
+import { defaultScoringConfig } from '@routeplex/scoring';
+import { openStore } from '@routeplex/store';
+import { startFeedbackService } from './index.js';
+
+const env = {
+  ...commonEnv,
+  FEEDBACK_GRPC_PORT: vars.port(50052),
+  ROUTEPLEX_RATING_RETENTION_DAYS: vars.positiveInt(30),
+};
+
+async function main(): Promise<void> {
+  const config = loadConfig(env, process.env);
+  const logger = createLogger({ name: 'feedback', level: config.ROUTEPLEX_LOG_LEVEL });
+  const store = await openStore({
+    ...(config.DATABASE_URL
+      ? { databaseUrl: config.DATABASE_URL }
+      : config.ROUTEPLEX_DATA_DIR
+        ? { pgliteDir: config.ROUTEPLEX_DATA_DIR }
+        : {}),
+    // Ratings are written by their own transactions; this service never enqueues entries nor listens.
+    listen: false,
+    logger,
+  });
+  const authenticator = new Authenticator(authConfigFrom(config), (hash) => store.findAccountByKeyHash(hash));
+  const service = await startFeedbackService({
+    store,
+    authenticator,
+    logger,
+    host: config.GRPC_HOST,
+    port: config.FEEDBACK_GRPC_PORT,
+    scoring: defaultScoringConfig,
+    retentionDays: config.ROUTEPLEX_RATING_RETENTION_DAYS,
+  });
+  logger.info({ host: config.GRPC_HOST, port: service.port }, 'FeedbackService listening');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'FeedbackService stopping');
+    service
+      .close()
+      .then(() => store.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'FeedbackService did not stop cleanly');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
