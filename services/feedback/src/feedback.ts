@@ -1,5 +1,5 @@
 import type { feedbackV1 } from '@routeplex/contracts';
-import type { DomainError} from '@routeplex/platform';
+import type { DomainError } from '@routeplex/platform';
 import { failedPrecondition, invalidArgument } from '@routeplex/platform';
 import { ratingDelta, ratingToQuality, type ScoringConfig } from '@routeplex/scoring';
 import type { CounterIncrements, Rating, RatingComputation, RequestEntry, Store } from '@routeplex/store';
