@@ -1,8 +1,11 @@
 import { PGlite } from '@electric-sql/pglite';
-import { knex as createKnex, type Knex } from 'knex';
+// knex is CommonJS: its default export is the factory under every ESM loader (named exports are not).
+import createKnex from 'knex';
+import type { Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import { StoreError, describeCause, errorCodeOf, redactDatabaseUrl } from './errors.js';
+import type { StoreLogger } from './types.js';
 
 /**
  * Opens knex on PostgreSQL or PGlite and absorbs their differences: both backends return int8, count(*)
@@ -168,7 +171,18 @@ export interface DatabaseHandle {
   description: string;
 }
 
+/** knex prints pool and driver warnings to the console by default; they go to the store's logger instead. */
+function knexLog(logger: StoreLogger | undefined): Knex.Config['log'] {
+  const forward = (level: 'warn' | 'error' | 'debug') => (message: unknown) => {
+    const text = String(message instanceof Error ? `${message.name}: ${message.message}` : message).slice(0, 300);
+    if (level === 'debug') logger?.debug?.({ source: 'knex' }, text);
+    else logger?.[level]({ source: 'knex' }, text);
+  };
+  return { warn: forward('warn'), error: forward('error'), deprecate: forward('warn'), debug: forward('debug') };
+}
+
 export interface PostgresConnectOptions {
+  logger?: StoreLogger;
   databaseUrl: string;
   poolMax: number;
   connectTimeoutMs: number;
@@ -187,6 +201,7 @@ export async function openPostgres(options: PostgresConnectOptions): Promise<Dat
     connection: pgClientConfig as Knex.PgConnectionConfig,
     pool: { min: 0, max: options.poolMax },
     acquireConnectionTimeout: options.connectTimeoutMs + 1000,
+    log: knexLog(options.logger),
   });
   try {
     await knex.raw('select 1');
@@ -198,6 +213,7 @@ export async function openPostgres(options: PostgresConnectOptions): Promise<Dat
 }
 
 export interface PgliteConnectOptions {
+  logger?: StoreLogger;
   /** Folder of the database; undefined keeps it in memory. */
   dir?: string;
   /** An instance opened by the caller; the store then never closes it. */
