@@ -186,7 +186,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
           poolMax: options.poolMax ?? 10,
           connectTimeoutMs: options.connectTimeoutMs ?? 5000,
         })
-      : await openPglite({ dir: options.pgliteDir, instance: options.pglite });
+      : await openPglite({ logger, dir: options.pgliteDir, instance: options.pglite });
   try {
     await migrate(
       db.knex,

@@ -90,13 +90,15 @@ export function checkModel(value: unknown, field = 'model'): void {
   checkPattern(value, field, patterns.model, 'use a model identifier of at most 128 characters without spaces');
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
 export function checkAccountName(value: unknown): void {
-  // eslint-disable-next-line no-control-regex
   if (
     typeof value !== 'string' ||
     value.length < 1 ||
     value.length > MAX_ACCOUNT_NAME_LENGTH ||
-    /[\u0000-\u001f\u007f]/.test(value)
+    CONTROL_CHARACTERS.test(value)
   ) {
     throw invalid('name', `use 1-${MAX_ACCOUNT_NAME_LENGTH} characters without control characters`);
   }

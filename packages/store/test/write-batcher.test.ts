@@ -1,0 +1,142 @@
+import { expect } from 'chai';
+import { StoreError } from '../src/index.js';
+import { WriteBatcher, addHistograms, mergeWrites, type MergedBatch } from '../src/write-batcher.js';
+import { heuristicWrite } from './helpers/fixtures.js';
+
+const options = { maxEntries: 100, maxDelayMs: 5, maxPending: 10_000, attempts: 3, retryBaseDelayMs: 1 };
+
+/** The commit side of the batcher: keeps what it was given, like a database would. */
+function recordingCommit(fail?: (batch: MergedBatch, call: number) => unknown) {
+  const batches: MergedBatch[] = [];
+  let calls = 0;
+  const commit = async (batch: MergedBatch) => {
+    calls++;
+    await new Promise((resolve) => setImmediate(resolve));
+    const error = fail?.(batch, calls);
+    if (error !== undefined) throw error;
+    batches.push(batch);
+  };
+  return { commit, batches, calls: () => calls };
+}
+
+describe('write batcher', () => {
+  describe('mergeWrites', () => {
+    it('sums the deltas of each cell and counter once per key', () => {
+      const writes = [
+        heuristicWrite('acc_a', { quality: 0.5, bucket: 1 }),
+        heuristicWrite('acc_a', { quality: 1, bucket: 3 }),
+        heuristicWrite('acc_b', { quality: 0 }),
+      ];
+      const batch = mergeWrites(writes);
+      expect(batch.entries).to.have.length(3);
+      expect(batch.accountCells.size).to.equal(2);
+      const a = [...batch.accountCells.values()].find((c) => c.accountId === 'acc_a');
+      expect(a?.delta.n).to.equal(2);
+      expect(a?.delta.q).to.equal(1.5);
+      expect(a?.delta.latencyHist.slice(0, 4)).to.deep.equal([0, 1, 0, 1]);
+      expect([...batch.counters.values()].find((c) => c.accountId === 'acc_a')?.requests).to.equal(2);
+      expect([...batch.accountIds]).to.deep.equal(['acc_a', 'acc_b']);
+    });
+
+    it('adds histograms of different lengths as if padded with zeros', () => {
+      expect(addHistograms([1, 2], [10, 20, 30])).to.deep.equal([11, 22, 30]);
+    });
+  });
+
+  it('commits in batches of at most maxEntries and resolves every write', async () => {
+    const recorder = recordingCommit();
+    const batcher = new WriteBatcher(recorder.commit, options);
+    const writes = Array.from({ length: 1000 }, (_, i) => heuristicWrite(`acc_${i % 7}`));
+    await Promise.all(writes.map((w) => batcher.enqueue(w)));
+    expect(recorder.batches.reduce((sum, b) => sum + b.entries.length, 0)).to.equal(1000);
+    expect(Math.max(...recorder.batches.map((b) => b.entries.length))).to.be.at.most(100);
+    expect(recorder.batches.length).to.be.lessThan(1000 / 10);
+    expect(batcher.pendingCount).to.equal(0);
+  });
+
+  it('commits a lone write after the delay without a flush', async () => {
+    const recorder = recordingCommit();
+    const batcher = new WriteBatcher(recorder.commit, options);
+    await batcher.enqueue(heuristicWrite('acc_lone'));
+    expect(recorder.batches).to.have.length(1);
+  });
+
+  it('retries a transient failure and then succeeds', async () => {
+    const recorder = recordingCommit((_, call) =>
+      call === 1 ? Object.assign(new Error('deadlock detected'), { code: '40P01' }) : undefined,
+    );
+    const batcher = new WriteBatcher(recorder.commit, options);
+    await batcher.enqueue(heuristicWrite('acc_retry'));
+    expect(recorder.calls()).to.equal(2);
+    expect(recorder.batches).to.have.length(1);
+  });
+
+  it('gives up after the last attempt with UNAVAILABLE', async () => {
+    const recorder = recordingCommit(() => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    const batcher = new WriteBatcher(recorder.commit, options);
+    let error: unknown;
+    try {
+      await batcher.enqueue(heuristicWrite('acc_down'));
+    } catch (e) {
+      error = e;
+    }
+    expect(error).to.be.instanceOf(StoreError).with.property('code', 'UNAVAILABLE');
+    expect(recorder.calls()).to.equal(options.attempts);
+  });
+
+  it('isolates the one write that a batch cannot commit', async () => {
+    const poison = heuristicWrite('acc_poison');
+    const recorder = recordingCommit((batch) =>
+      batch.entries.some((e) => e.id === poison.entry.id)
+        ? Object.assign(new Error('check violation'), { code: '23514' })
+        : undefined,
+    );
+    const batcher = new WriteBatcher(recorder.commit, options);
+    const good = [heuristicWrite('acc_ok'), heuristicWrite('acc_ok')];
+    const results = await Promise.allSettled([
+      batcher.enqueue(good[0]!),
+      batcher.enqueue(poison),
+      batcher.enqueue(good[1]!),
+    ]);
+    expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
+    expect(recorder.batches.flatMap((b) => b.entries.map((e) => e.id))).to.have.members([
+      good[0]!.entry.id,
+      good[1]!.entry.id,
+    ]);
+  });
+
+  it('does not raise an unhandled rejection for a failed write nobody awaits', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const recorder = recordingCommit(() => Object.assign(new Error('check violation'), { code: '23514' }));
+      const batcher = new WriteBatcher(recorder.commit, options);
+      void batcher.enqueue(heuristicWrite('acc_ignored'));
+      await batcher.flush();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).to.deep.equal([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('refuses a second write of a queued request id, a full queue and writes after close', async () => {
+    const recorder = recordingCommit();
+    const batcher = new WriteBatcher(recorder.commit, { ...options, maxPending: 2, maxDelayMs: 1000 });
+    const first = heuristicWrite('acc_q');
+    void batcher.enqueue(first);
+    expect(() => batcher.enqueue(heuristicWrite('acc_q', { overrides: { id: first.entry.id } })))
+      .to.throw(StoreError)
+      .with.property('code', 'ALREADY_EXISTS');
+    void batcher.enqueue(heuristicWrite('acc_q'));
+    expect(() => batcher.enqueue(heuristicWrite('acc_q')))
+      .to.throw(StoreError)
+      .with.property('code', 'RESOURCE_EXHAUSTED');
+    await batcher.close();
+    expect(recorder.batches.flatMap((b) => b.entries)).to.have.length(2);
+    expect(() => batcher.enqueue(heuristicWrite('acc_q')))
+      .to.throw(StoreError)
+      .with.property('reason', 'STORE_CLOSED');
+  });
+});
