@@ -37,8 +37,6 @@ export interface MethodBindings {
 interface PathEntry {
   template: PathTemplate;
   byMethod: Map<string, MethodBindings>;
-  /** Value of the `Allow` header for a 405. */
-  allow: string;
 }
 
 export interface RouteMatch {
@@ -72,7 +70,7 @@ export class RouteTable {
         this.bindings.push(binding);
         let entry = entries.get(binding.template.source);
         if (!entry) {
-          entry = { template: binding.template, byMethod: new Map(), allow: '' };
+          entry = { template: binding.template, byMethod: new Map() };
           entries.set(binding.template.source, entry);
           if (isLiteralTemplate(binding.template)) this.literal.set(binding.template.source, entry);
           else this.templated.push(entry);
@@ -96,7 +94,6 @@ export class RouteTable {
         pair[slot] = binding;
       }
     }
-    for (const entry of entries.values()) entry.allow = [...entry.byMethod.keys()].sort().join(', ');
   }
 
   /**
@@ -104,38 +101,43 @@ export class RouteTable {
    * a known path with another method.
    */
   match(httpMethod: string, path: string): RouteMatch {
-    let entry = this.literal.get(path);
-    let captured: string[] | undefined;
-    if (entry) {
-      captured = [];
-    } else {
-      const segments = path.slice(1).split('/');
-      for (const candidate of this.templated) {
-        captured = matchPathTemplate(candidate.template, segments);
-        if (captured) {
-          entry = candidate;
-          break;
-        }
+    const literal = this.literal.get(path);
+    const fast = literal?.byMethod.get(httpMethod);
+    if (fast) return { bindings: fast, captured: [] };
+    // Several templates may match one path (e.g. GET /v1/{name=books/*} and PATCH /v1/{book.name=books/*});
+    // the first whose method matches wins, and a template with a matching custom verb beats one without.
+    const matched: { entry: PathEntry; captured: string[] }[] = literal ? [{ entry: literal, captured: [] }] : [];
+    const segments = path.slice(1).split('/');
+    let withVerb = false;
+    for (const entry of this.templated) {
+      const captured = matchPathTemplate(entry.template, segments);
+      if (!captured) continue;
+      if (entry.template.verb !== undefined && !withVerb) {
+        withVerb = true;
+        matched.length = 0;
       }
+      if (withVerb && entry.template.verb === undefined) continue;
+      matched.push({ entry, captured });
     }
-    if (!entry || !captured) {
+    for (const { entry, captured } of matched) {
+      const bindings = entry.byMethod.get(httpMethod);
+      if (bindings) return { bindings, captured };
+    }
+    if (matched.length === 0) {
       throw new GatewayError(
         'NOT_FOUND',
         `no route for path ${truncate(path)}: see GET /api/v1/openapi.json for the paths this API serves`,
       );
     }
-    const bindings = entry.byMethod.get(httpMethod);
-    if (!bindings) {
-      throw new GatewayError(
-        'UNIMPLEMENTED',
-        `method ${truncate(httpMethod)} is not allowed on ${entry.template.source}: use ${entry.allow}`,
-        {
-          httpStatus: 405,
-          headers: { allow: entry.allow },
-        },
-      );
-    }
-    return { bindings, captured };
+    const allow = [...new Set(matched.flatMap((m) => [...m.entry.byMethod.keys()]))].sort().join(', ');
+    throw new GatewayError(
+      'UNIMPLEMENTED',
+      `method ${truncate(httpMethod)} is not allowed on ${truncate(path)}: use ${allow}`,
+      {
+        httpStatus: 405,
+        headers: { allow },
+      },
+    );
   }
 }
 

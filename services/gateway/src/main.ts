@@ -1,0 +1,50 @@
+// The REST facade as its own process (production): configuration from the environment, read once.
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { createLogger, loadConfig, startTelemetry, vars } from '@routeplex/platform';
+import { createGateway } from './index.js';
+
+const config = loadConfig(
+  {
+    GATEWAY_HOST: vars.host(),
+    GATEWAY_PORT: vars.port(8080),
+    GATEWAY_BODY_LIMIT_BYTES: vars.positiveInt(4 * 1024 * 1024),
+    ROUTER_ADDRESS: vars.address('127.0.0.1:50051'),
+    FEEDBACK_ADDRESS: vars.address('127.0.0.1:50052'),
+    INSIGHTS_ADDRESS: vars.address('127.0.0.1:50053'),
+    GATEWAY_DASHBOARD: vars.bool(true),
+    ROUTEPLEX_LOG_LEVEL: vars.logLevel(),
+    ROUTEPLEX_TRACES: z.enum(['none', 'console', 'otlp']).default('none'),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: vars.url(),
+  },
+  process.env,
+);
+
+const telemetry = startTelemetry({
+  serviceName: 'routeplex-gateway',
+  exporter: config.ROUTEPLEX_TRACES,
+  otlpEndpoint: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+});
+const logger = createLogger({ name: 'gateway', level: config.ROUTEPLEX_LOG_LEVEL });
+export const DASHBOARD_DIR = fileURLToPath(new URL('../static/dashboard', import.meta.url));
+const gateway = await createGateway({
+  host: config.GATEWAY_HOST,
+  port: config.GATEWAY_PORT,
+  backends: {
+    'routeplex.router.v1.RouterService': config.ROUTER_ADDRESS,
+    'routeplex.feedback.v1.FeedbackService': config.FEEDBACK_ADDRESS,
+    'routeplex.insights.v1.InsightsService': config.INSIGHTS_ADDRESS,
+  },
+  bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
+  ...(config.GATEWAY_DASHBOARD ? { staticDir: DASHBOARD_DIR, staticPrefix: '/dashboard' } : {}),
+  logger,
+});
+logger.info({ url: gateway.url }, 'REST facade listening');
+
+process.once('SIGTERM', () => void shutdown());
+process.once('SIGINT', () => void shutdown());
+async function shutdown() {
+  await gateway.close();
+  await telemetry.shutdown();
+  process.exit(0);
+}
