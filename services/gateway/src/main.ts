@@ -1,8 +1,8 @@
 // The REST facade as its own process (production): configuration from the environment, read once.
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { createLogger, loadConfig, startTelemetry, vars } from '@routeplex/platform';
 import { createGateway } from './index.js';
+import { DASHBOARD_DIR, DASHBOARD_PREFIX } from './dashboard.js';
 
 const config = loadConfig(
   {
@@ -26,7 +26,6 @@ const telemetry = startTelemetry({
   otlpEndpoint: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
 });
 const logger = createLogger({ name: 'gateway', level: config.ROUTEPLEX_LOG_LEVEL });
-export const DASHBOARD_DIR = fileURLToPath(new URL('../static/dashboard', import.meta.url));
 const gateway = await createGateway({
   host: config.GATEWAY_HOST,
   port: config.GATEWAY_PORT,
@@ -36,7 +35,7 @@ const gateway = await createGateway({
     'routeplex.insights.v1.InsightsService': config.INSIGHTS_ADDRESS,
   },
   bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
-  ...(config.GATEWAY_DASHBOARD ? { staticDir: DASHBOARD_DIR, staticPrefix: '/dashboard' } : {}),
+  ...(config.GATEWAY_DASHBOARD ? { staticDir: DASHBOARD_DIR, staticPrefix: DASHBOARD_PREFIX } : {}),
   logger,
 });
 logger.info({ url: gateway.url }, 'REST facade listening');
