@@ -16,7 +16,7 @@ export function personalWeight(nPersonal: number, cfg: Pick<ScoringConfig, 'prio
 }
 
 export interface QualityEstimate {
-  /** Blended mean quality: personal -> global -> catalog prior. */
+  /** Blended mean quality: personal -> global -> all-types pool -> catalog prior. */
   mean: number;
   /** Posterior variance of the mean (used by Thompson sampling). */
   variance: number;
@@ -30,37 +30,69 @@ export interface QualityEstimate {
   nGlobal: number;
 }
 
+interface Level {
+  mean: number;
+  /** Variance of single observations at this level. */
+  sigma2: number;
+  evidence: number;
+}
+
 /**
- * Shrinkage blend. Global: mu_g = (n_g mean_g + k0 prior) / (n_g + k0). Personal:
- * mu = (n_a mean_a + k mu_g) / (n_a + k). The personal blend borrows at most the evidence the global
- * estimate actually has (min(k, n_g + k0)), so the posterior variance sigma^2 / evidence shrinks
- * monotonically as either personal or global evidence grows.
+ * One step of hierarchical shrinkage: mu = (n mean + k mu_parent) / (n + k). The child's evidence is
+ * max(evidence_parent, n + min(k, evidence_parent)): it borrows at most what the parent has, never
+ * drops below the parent (so the first personal observation cannot make the estimate less certain),
+ * and grows monotonically with evidence at any level, so the posterior variance sigma^2 / evidence
+ * only shrinks.
+ */
+function shrink(
+  parent: Level,
+  view: CellView | undefined,
+  k: number,
+  cfg: Pick<ScoringConfig, 'globalPriorStrength' | 'exploration'>,
+): Level {
+  const n = view && view.mean !== undefined ? view.n : 0;
+  if (!(n > 0)) return parent;
+  const borrowed = Math.min(k, parent.evidence);
+  const v = pooledVariance(view, n, cfg);
+  return {
+    mean: (n * view!.mean! + k * parent.mean) / (n + k),
+    sigma2: (n * v + borrowed * parent.sigma2) / (n + borrowed),
+    evidence: Math.max(parent.evidence, n + borrowed),
+  };
+}
+
+/**
+ * Shrinkage blend, broadest level first: the catalog prior (worth k0 = globalPriorStrength
+ * observations); the model's cell pooled over all query types (optional: borrows strength across
+ * types, worth at most typePoolStrength observations to the per-type estimate); the global cell of
+ * this type; the personal cell of this type (mu = (n_a mu_a + k mu_g) / (n_a + k), k = priorStrength).
  */
 export function blendQuality(
   prior: number,
   personal: CellView | undefined,
   global: CellView | undefined,
-  cfg: Pick<ScoringConfig, 'priorStrength' | 'globalPriorStrength' | 'exploration'>,
+  cfg: Pick<ScoringConfig, 'priorStrength' | 'globalPriorStrength' | 'typePoolStrength' | 'exploration'>,
+  pooled?: CellView | undefined,
 ): QualityEstimate {
-  const k0 = cfg.globalPriorStrength;
   const k = cfg.priorStrength;
+  const root: Level = {
+    mean: prior,
+    sigma2: Math.max(cfg.exploration.priorVariance, cfg.exploration.minVariance),
+    evidence: cfg.globalPriorStrength,
+  };
+  const pool = shrink(root, pooled, cfg.globalPriorStrength, cfg);
+  // The per-type level gives the pooled estimate at most typePoolStrength observations of weight.
+  const poolAsParent: Level = { ...pool, evidence: Math.min(pool.evidence, cfg.typePoolStrength) };
+  const g = shrink(poolAsParent, global, cfg.typePoolStrength, cfg);
+  const a = shrink(g, personal, k, cfg);
   const nG = global && global.mean !== undefined ? global.n : 0;
   const nA = personal && personal.mean !== undefined ? personal.n : 0;
-  const muG = nG > 0 ? (nG * global!.mean! + k0 * prior) / (nG + k0) : prior;
-  const evG = nG + k0;
-  const varG = pooledVariance(global, nG, cfg);
-  const mu = nA > 0 ? (nA * personal!.mean! + k * muG) / (nA + k) : muG;
-  const borrowed = Math.min(k, evG);
-  const ev = nA + borrowed;
-  const varA = nA > 0 ? pooledVariance(personal, nA, cfg) : varG;
-  // The variance of quality itself blends the same way as the mean.
-  const sigma2 = nA > 0 ? (nA * varA + borrowed * varG) / ev : varG;
   return {
-    mean: mu,
-    variance: sigma2 / ev,
-    evidence: ev,
-    globalMean: muG,
-    globalVariance: varG / Math.min(k, evG),
+    mean: a.mean,
+    variance: a.sigma2 / a.evidence,
+    evidence: a.evidence,
+    globalMean: g.mean,
+    globalVariance: g.sigma2 / g.evidence,
     personalWeight: nA / (nA + k),
     nPersonal: nA,
     nGlobal: nG,
@@ -87,8 +119,9 @@ export function estimateQuality(
   global: GlobalCellSums | undefined,
   nowMs: number,
   cfg: ScoringConfig,
+  pooled?: CellSums | undefined,
 ): QualityEstimate {
   const p = personal ? readCell(personal, nowMs, cfg) : undefined;
   const g = global && isGlobalCellUsable(global, cfg) ? readCell(global, nowMs, cfg) : undefined;
-  return blendQuality(prior, p, g, cfg);
+  return blendQuality(prior, p, g, cfg, pooled ? readCell(pooled, nowMs, cfg) : undefined);
 }

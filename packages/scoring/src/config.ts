@@ -15,8 +15,10 @@ export interface ScoringConfig {
   halfLifeMs: number;
   /** k: pseudo-observations of the global estimate when blending a personal cell (mu = (n_a mu_a + k mu_g) / (n_a + k)). */
   priorStrength: number;
-  /** k0: pseudo-observations of the catalog prior when blending a global cell. */
+  /** k0: pseudo-observations of the catalog prior when blending a global (or all-types pooled) cell. */
   globalPriorStrength: number;
+  /** Pseudo-observations the model's all-types estimate is worth to a per-type estimate (borrowing across types). */
+  typePoolStrength: number;
   /** Stage boundaries on the personal weight w = n_a / (n_a + k): cold start below warmUp, established from established. */
   stageThresholds: { warmUp: number; established: number };
   /** Weight of a rating relative to one heuristic signal (> 1). */
@@ -42,6 +44,8 @@ export interface ScoringConfig {
  * - half-life 30 days: model versions and prompts drift on a scale of weeks; a month keeps ~3 months of useful memory.
  * - k = 10: ten heuristic observations (about three ratings) of an account weigh as much as the global estimate.
  * - k0 = 5: the catalog prior is a guess; five observations from real traffic outweigh it.
+ * - type pool 10: a model's record over all query types is a good first guess for a type it has
+ *   seen little of (most of a model's quality is shared across types), worth ten observations.
  * - stages at w = 0.2 and 0.6: cold start below n_a = 2.5, established from n_a = 15 (with k = 10).
  * - rating weight 3: a rating is an explicit judgement, the heuristic is a noisy proxy.
  * - anonymity K = 3.
@@ -51,6 +55,7 @@ export const defaultScoringConfig: ScoringConfig = Object.freeze({
   halfLifeMs: 30 * 24 * 3600 * 1000,
   priorStrength: 10,
   globalPriorStrength: 5,
+  typePoolStrength: 10,
   stageThresholds: Object.freeze({ warmUp: 0.2, established: 0.6 }),
   ratingWeight: 3,
   anonymityK: 3,
@@ -93,6 +98,7 @@ export function validateScoringConfig(cfg: ScoringConfig): void {
   if (!Number.isFinite(cfg.epochMs)) fail('epochMs', 'a finite timestamp in ms', cfg.epochMs);
   if (!(cfg.priorStrength > 0)) fail('priorStrength', 'positive', cfg.priorStrength);
   if (!(cfg.globalPriorStrength > 0)) fail('globalPriorStrength', 'positive', cfg.globalPriorStrength);
+  if (!(cfg.typePoolStrength > 0)) fail('typePoolStrength', 'positive', cfg.typePoolStrength);
   const { warmUp, established } = cfg.stageThresholds;
   if (!(warmUp > 0 && warmUp < established && established < 1))
     fail('stageThresholds', 'two weights with 0 < warmUp < established < 1', `${warmUp}/${established}`);

@@ -45,6 +45,11 @@ export interface DecideInput {
   personal?: CellLookup<CellSums> | undefined;
   /** Global cells for this query type, by model id (gated by K-anonymity here). */
   global?: CellLookup<GlobalCellSums> | undefined;
+  /**
+   * Optional: cells of each model summed over all query types, used as the prior of the per-type
+   * estimate. The global pool is used when it passes K-anonymity, the account's own pool otherwise.
+   */
+  pooled?: { personal?: CellLookup<CellSums> | undefined; global?: CellLookup<GlobalCellSums> | undefined } | undefined;
   config?: ScoringConfig | undefined;
   nowMs: number;
   rng: Rng;
@@ -208,7 +213,18 @@ export function decide(input: DecideInput): Decision {
       (v) => v.requests + v.failures,
       cfg.catalogCostStrength,
     );
-    const est = blendQuality(priorQualityOf(c, input.queryType), p, g, cfg);
+    const gPool = lookup(input.pooled?.global, c.id);
+    const pPool = lookup(input.pooled?.personal, c.id);
+    const poolCell = gPool && isGlobalCellUsable(gPool, cfg) ? gPool : pPool;
+    const pool: CellView | undefined = poolCell ? readCell(poolCell, input.nowMs, cfg) : undefined;
+    const prior = priorQualityOf(c, input.queryType);
+    const est = blendQuality(prior, p, g, cfg, pool);
+    if (poolCell !== undefined && poolCell === pPool) {
+      // The pool is the account's own: the global-only view must not see it.
+      const gOnly = blendQuality(prior, undefined, g, cfg, undefined);
+      est.globalMean = gOnly.mean;
+      est.globalVariance = gOnly.variance;
+    }
     personalTotal += est.nPersonal;
     work.push({ c, est, cost, latency, failureRate, z: 0 });
   }
@@ -216,8 +232,14 @@ export function decide(input: DecideInput): Decision {
   for (const w of work) w.z = normal(input.rng);
 
   const lambdas = cfg.lambdas[input.preference];
-  const normCost = logNormaliser(work.map((w) => w.cost));
-  const normLat = logNormaliser(work.map((w) => w.latency));
+  const normCost = logNormaliser(
+    work.map((w) => w.cost),
+    MIN_COST_SPAN,
+  );
+  const normLat = logNormaliser(
+    work.map((w) => w.latency),
+    MIN_LATENCY_SPAN,
+  );
   const scale = cfg.exploration.scale;
   const scored: ScoredCandidate[] = [];
   let bestIdx = 0;
@@ -293,8 +315,16 @@ function blendObserved(
   return den > 0 ? num / den : catalog;
 }
 
-/** Map values to [0, 1] on a log scale between the smallest and largest (all equal -> 0). */
-function logNormaliser(values: number[]): (v: number) => number {
+/**
+ * Costs and latencies are compared on a log scale from the cheapest (fastest) candidate, over at
+ * least two orders of magnitude of cost and one of latency, so that negligible differences between
+ * similar models are not blown up to the full penalty.
+ */
+const MIN_COST_SPAN = Math.log(100);
+const MIN_LATENCY_SPAN = Math.log(10);
+
+/** Map values to [0, 1] on a log scale from the smallest, over max(actual span, minSpan). */
+function logNormaliser(values: number[], minSpan: number): (v: number) => number {
   const floor = 1e-9;
   let lo = Infinity;
   let hi = -Infinity;
@@ -303,7 +333,6 @@ function logNormaliser(values: number[]): (v: number) => number {
     if (l < lo) lo = l;
     if (l > hi) hi = l;
   }
-  const span = hi - lo;
-  if (!(span > 1e-12)) return () => 0;
+  const span = Math.max(hi - lo, minSpan);
   return (v) => (Math.log(Math.max(v, floor)) - lo) / span;
 }

@@ -67,15 +67,16 @@ export function qualitySignals(input: QualitySignalInput): QualitySignals {
   const promptTokens = input.promptTokens ?? 0;
   const [lo, hi] = LENGTH_RANGE[input.queryType];
 
-  // Length against the type's range: sqrt ramp below, slow decay above (verbosity is a mild fault).
+  // Length against the type's range, graded on a log scale: below lo an answer is too thin, up to hi
+  // more substance scores higher, beyond 2*hi verbosity costs a little.
   const lengthScore =
     completionTokens <= 0
       ? 0
       : completionTokens < lo
-        ? Math.sqrt(completionTokens / lo)
-        : completionTokens > hi
-          ? Math.max(0.5, hi / completionTokens)
-          : 1;
+        ? 0.4 * Math.sqrt(completionTokens / lo)
+        : completionTokens <= hi
+          ? 0.4 + 0.6 * (Math.log(completionTokens / lo) / Math.log(hi / lo))
+          : Math.max(0.6, 1 - (0.4 * Math.log2(completionTokens / hi)) / 2);
 
   const head = trimmed.slice(0, 400);
   const refusal = REFUSAL.test(head) && completionTokens < 250 ? 1 : REFUSAL.test(head) ? 0.5 : 0;
@@ -87,20 +88,28 @@ export function qualitySignals(input: QualitySignalInput): QualitySignals {
   const mathTokens = countMatches(text, /[=^√∑∫×÷]|\\frac|\\sqrt|\d+\s*[+\-*/]\s*\d+/g);
   const paragraphs = trimmed.length === 0 ? 0 : trimmed.split(/\n\s*\n/).length;
 
+  // Structure the type calls for, graded by how much of it there is.
   const kind = STRUCTURE[input.queryType];
   let structureScore: number;
   switch (kind) {
     case 'code':
-      structureScore = codeFences >= 1 ? 1 : inlineCode >= 3 ? 0.7 : looksLikeCode(text) ? 0.6 : 0.3;
+      structureScore =
+        codeFences >= 1
+          ? Math.min(1, 0.7 + 0.1 * codeFences + 0.02 * listItems)
+          : inlineCode >= 3
+            ? 0.5
+            : looksLikeCode(text)
+              ? 0.4
+              : 0.2;
       break;
     case 'math':
-      structureScore = mathTokens >= 6 ? 1 : mathTokens >= 2 ? 0.75 : 0.45;
+      structureScore = Math.min(1, 0.3 + 0.05 * mathTokens + 0.03 * listItems);
       break;
     case 'list':
-      structureScore = listItems >= 3 || headings >= 2 ? 1 : paragraphs >= 3 ? 0.8 : 0.6;
+      structureScore = Math.min(1, 0.3 + 0.07 * listItems + 0.1 * headings + 0.05 * paragraphs);
       break;
     default:
-      structureScore = paragraphs >= 2 || completionTokens < 150 ? 1 : 0.8;
+      structureScore = Math.min(1, 0.4 + 0.1 * paragraphs + 0.03 * listItems);
   }
 
   // A very short answer to a long prompt usually skips the work (except summaries and extractions).
@@ -120,7 +129,7 @@ export function qualitySignals(input: QualitySignalInput): QualitySignals {
           ? 0.1
           : 0.9;
 
-  let score = 0.45 * lengthScore + 0.3 * structureScore + 0.25 * ratioScore;
+  let score = 0.5 * lengthScore + 0.3 * structureScore + 0.2 * ratioScore;
   score *= finishScore;
   if (refusal === 1) score *= 0.2;
   else if (refusal > 0) score *= 0.7;

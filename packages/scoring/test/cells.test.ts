@@ -1,0 +1,159 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import type { CellSums, Contribution } from '../src/index.js';
+import {
+  LATENCY_BUCKETS,
+  addCells,
+  contributionCell,
+  defaultScoringConfig as cfg,
+  emptyCell,
+  gateGlobalCells,
+  isGlobalCellUsable,
+  latencyBucket,
+  mergeCells,
+  readCell,
+  rebaseCell,
+  subtractCells,
+} from '../src/index.js';
+
+const DAY = 24 * 3600 * 1000;
+const T0 = Date.UTC(2026, 0, 1);
+
+const contribution = fc.record({
+  quality: fc.double({ min: 0, max: 1, noNaN: true }),
+  weight: fc.constantFrom(1, 3),
+  latencyMs: fc.double({ min: 1, max: 200_000, noNaN: true }),
+  costUsd: fc.double({ min: 0, max: 1, noNaN: true }),
+  failed: fc.boolean(),
+  rated: fc.boolean(),
+  atMs: fc.integer({ min: T0 - 200 * DAY, max: T0 + 200 * DAY }),
+}) as fc.Arbitrary<Contribution>;
+
+/** Equal up to float rounding, relative to the largest magnitude that went through the sums. */
+function expectClose(a: CellSums, b: CellSums, involved: CellSums[]): void {
+  const mags = (c: CellSums) => [c.n, c.requests, c.failures, c.costUsd, ...c.latencyHist];
+  const scale = Math.max(1, ...[a, b, ...involved].flatMap(mags));
+  const tol = 1e-12 * scale * (involved.length + 1);
+  for (const k of ['n', 'q', 'q2', 'requests', 'ratings', 'failures', 'costUsd'] as const)
+    expect(Math.abs(a[k] - b[k])).to.be.at.most(tol, k);
+  const latScale = Math.max(1, a.latencyMs, b.latencyMs, ...involved.map((c) => c.latencyMs));
+  expect(Math.abs(a.latencyMs - b.latencyMs)).to.be.at.most(1e-12 * latScale * (involved.length + 1));
+  a.latencyHist.forEach((v, i) => expect(Math.abs(v - b.latencyHist[i]!)).to.be.at.most(tol));
+}
+
+describe('cells', () => {
+  it('removing what was added restores the cell (any contributions, any order)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(contribution, { maxLength: 30 }),
+        fc.array(contribution, { minLength: 1, maxLength: 10 }),
+        (base, extra) => {
+          const before = mergeCells(base.map((c) => contributionCell(c, cfg)));
+          const extraCells = extra.map((c) => contributionCell(c, cfg));
+          let cell = before;
+          for (const c of extraCells) cell = addCells(cell, c);
+          for (const c of [...extraCells].reverse()) cell = subtractCells(cell, c);
+          expectClose(cell, before, extraCells);
+        },
+      ),
+    );
+  });
+
+  it('never holds a negative weight, even after removing everything', () => {
+    fc.assert(
+      fc.property(fc.array(contribution, { minLength: 1, maxLength: 30 }), (cs) => {
+        const cells = cs.map((c) => contributionCell(c, cfg));
+        let cell = mergeCells(cells);
+        for (const c of cells) cell = subtractCells(cell, c);
+        for (const v of [
+          cell.n,
+          cell.q,
+          cell.q2,
+          cell.requests,
+          cell.ratings,
+          cell.failures,
+          cell.latencyMs,
+          cell.costUsd,
+          ...cell.latencyHist,
+        ])
+          expect(v).to.be.at.least(0);
+      }),
+    );
+  });
+
+  it('halves the decayed weight of a contribution after one half-life, and keeps its mean', () => {
+    const cell = contributionCell({ quality: 0.8, atMs: T0, latencyMs: 1000, costUsd: 0.01 }, cfg);
+    const fresh = readCell(cell, T0, cfg);
+    const later = readCell(cell, T0 + cfg.halfLifeMs, cfg);
+    expect(fresh.n).to.be.closeTo(1, 1e-12);
+    expect(later.n).to.be.closeTo(0.5, 1e-12);
+    expect(later.mean).to.be.closeTo(0.8, 1e-12);
+    expect(later.avgCostUsd).to.be.closeTo(0.01, 1e-12);
+  });
+
+  it('weights recent contributions more than old ones in the mean', () => {
+    const old = contributionCell({ quality: 0, atMs: T0 - 60 * DAY }, cfg);
+    const recent = contributionCell({ quality: 1, atMs: T0 }, cfg);
+    const view = readCell(addCells(old, recent), T0, cfg);
+    expect(view.mean).to.be.closeTo(0.8, 1e-9); // weights 1/4 and 1
+  });
+
+  it('counts a failed call as a failure only', () => {
+    const cell = contributionCell({ failed: true, atMs: T0, costUsd: 0.002 }, cfg);
+    const v = readCell(cell, T0, cfg);
+    expect(v.n).to.equal(0);
+    expect(v.mean).to.equal(undefined);
+    expect(v.failureRate).to.equal(1);
+    expect(v.avgCostUsd).to.be.closeTo(0.002, 1e-12);
+  });
+
+  it('reads latency percentiles from the histogram within a bucket of the truth', () => {
+    let cell = emptyCell();
+    for (let i = 1; i <= 100; i++)
+      cell = addCells(cell, contributionCell({ quality: 0.5, latencyMs: i * 100, atMs: T0 }, cfg));
+    const v = readCell(cell, T0, cfg);
+    expect(v.p50LatencyMs!).to.be.within(5000 / 1.5, 5000 * 1.5);
+    expect(v.p95LatencyMs!).to.be.within(9500 / 1.5, 9500 * 1.5);
+    expect(v.avgLatencyMs).to.be.closeTo(5050, 1e-6);
+  });
+
+  it('maps latencies to log-spaced buckets covering 25 ms to 120 s', () => {
+    expect(latencyBucket(10)).to.equal(0);
+    expect(latencyBucket(25)).to.equal(0);
+    expect(latencyBucket(120_000)).to.equal(LATENCY_BUCKETS - 2);
+    expect(latencyBucket(10_000_000)).to.equal(LATENCY_BUCKETS - 1);
+    fc.assert(
+      fc.property(
+        fc.double({ min: 26, max: 119_000, noNaN: true }),
+        fc.double({ min: 1.01, max: 10, noNaN: true }),
+        (a, f) => {
+          expect(latencyBucket(a * f)).to.be.at.least(latencyBucket(a));
+        },
+      ),
+    );
+  });
+
+  it('rejects contributions that make no sense, saying what to fix', () => {
+    expect(() => contributionCell({ quality: 1.5, atMs: T0 }, cfg)).to.throw(/quality must be in \[0, 1\]/);
+    expect(() => contributionCell({ quality: 0.5, weight: 0, atMs: T0 }, cfg)).to.throw(/weight must be > 0/);
+    expect(() => contributionCell({ quality: 0.5, atMs: Number.NaN }, cfg)).to.throw(/atMs/);
+  });
+
+  it('rebasing to a new epoch keeps the decayed view', () => {
+    const cell = contributionCell({ quality: 0.3, atMs: T0, latencyMs: 500 }, cfg);
+    const newEpoch = cfg.epochMs + 365 * DAY;
+    const rebased = rebaseCell(cell, cfg.epochMs, newEpoch, cfg.halfLifeMs);
+    const a = readCell(cell, T0 + DAY, cfg);
+    const b = readCell(rebased, T0 + DAY, { ...cfg, epochMs: newEpoch });
+    expect(b.n).to.be.closeTo(a.n, 1e-12);
+    expect(b.mean).to.be.closeTo(a.mean!, 1e-12);
+  });
+
+  it('lets a global cell steer routing only from K distinct accounts', () => {
+    const g = { ...contributionCell({ quality: 0.9, atMs: T0 }, cfg), contributors: 2 };
+    expect(isGlobalCellUsable(g, cfg)).to.equal(false);
+    expect(isGlobalCellUsable({ ...g, contributors: 3 }, cfg)).to.equal(true);
+    const gated = gateGlobalCells({ a: g, b: { ...g, contributors: 5 } }, cfg);
+    expect([...gated.keys()]).to.deep.equal(['b']);
+  });
+});

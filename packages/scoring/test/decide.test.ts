@@ -1,0 +1,186 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import type { CandidateModel, CellSums, DecideInput, GlobalCellSums } from '../src/index.js';
+import {
+  NoEligibleModelError,
+  addCells,
+  contributionCell,
+  decide,
+  defaultScoringConfig as cfg,
+  emptyCell,
+  makeScoringConfig,
+  mulberry32,
+} from '../src/index.js';
+
+const NOW = Date.UTC(2026, 5, 1);
+
+const catalog: CandidateModel[] = [
+  {
+    id: 'big',
+    provider: 'p1',
+    inputPerMTok: 10,
+    outputPerMTok: 30,
+    contextWindow: 128_000,
+    capabilities: ['tools', 'vision'],
+    priorQuality: 0.6,
+    typicalLatencyMs: 4000,
+  },
+  {
+    id: 'mid',
+    provider: 'p2',
+    inputPerMTok: 1,
+    outputPerMTok: 2,
+    contextWindow: 16_000,
+    capabilities: ['tools'],
+    priorQuality: 0.6,
+    typicalLatencyMs: 1500,
+  },
+  {
+    id: 'small',
+    provider: 'p3',
+    inputPerMTok: 0.1,
+    outputPerMTok: 0.2,
+    contextWindow: 8_000,
+    capabilities: [],
+    priorQuality: 0.6,
+    typicalLatencyMs: 500,
+  },
+];
+
+function cellOf(quality: number, count: number, weight = 1, costUsd = 0.001, latencyMs = 1000): CellSums {
+  let c = emptyCell();
+  for (let i = 0; i < count; i++)
+    c = addCells(c, contributionCell({ quality, weight, atMs: NOW - i * 60_000, latencyMs, costUsd }, cfg));
+  return c;
+}
+
+function base(overrides: Partial<DecideInput> = {}): DecideInput {
+  return {
+    candidates: catalog,
+    queryType: 'code_algorithm',
+    promptTokens: 500,
+    preference: 'quality',
+    nowMs: NOW,
+    rng: mulberry32(1),
+    ...overrides,
+  };
+}
+
+describe('decide', () => {
+  it('applies constraints first and explains each rejection', () => {
+    const d = decide(base({ promptTokens: 10_000, constraints: { unhealthy: new Set(['mid']) } }));
+    expect(d.model).to.equal('big');
+    expect(d.rejected).to.deep.include.members([
+      { model: 'mid', reason: 'unhealthy', detail: 'provider p2 is marked unhealthy' },
+      { model: 'small', reason: 'context_window', detail: 'needs 10700 tokens, window is 8000' },
+    ]);
+    expect(d.candidates.map((c) => c.model)).to.deep.equal(['big']);
+  });
+
+  it('throws a typed error naming the constraint to relax when nothing is eligible', () => {
+    try {
+      decide(base({ constraints: { requiredCapabilities: ['vision'], maxCostUsd: 0.000001 } }));
+      expect.fail('should throw');
+    } catch (err) {
+      expect(err).to.be.instanceOf(NoEligibleModelError);
+      const e = err as NoEligibleModelError;
+      expect(e.code).to.equal('FAILED_PRECONDITION');
+      expect(e.blocking).to.equal('missing_capability');
+      expect(e.message).to.match(/drop a required capability/);
+      expect(e.rejections).to.have.length(3);
+    }
+  });
+
+  it('checks allowed models and the cost ceiling', () => {
+    const d = decide(base({ constraints: { allowedModels: ['big', 'small'], maxCostUsd: 0.001 } }));
+    expect(d.model).to.equal('small');
+    expect(d.rejected.map((r) => r.reason).sort()).to.deep.equal(['not_allowed', 'over_budget']);
+  });
+
+  it('is reproducible from its seed', () => {
+    fc.assert(
+      fc.property(
+        fc.integer(),
+        fc.constantFrom('quality', 'balanced', 'cost', 'speed' as const),
+        (seed, preference) => {
+          const personal = { big: cellOf(0.8, 3), small: cellOf(0.4, 2) };
+          const a = decide(base({ rng: mulberry32(seed), preference, personal }));
+          const b = decide(base({ rng: mulberry32(seed), preference, personal }));
+          expect(a).to.deep.equal(b);
+        },
+      ),
+    );
+  });
+
+  it('prefers the cheap model under the cost preference and the strong one under quality, once evidence is in', () => {
+    const global: Record<string, GlobalCellSums> = {
+      big: { ...cellOf(0.9, 200, 1, 0.02), contributors: 10 },
+      mid: { ...cellOf(0.75, 200, 1, 0.002), contributors: 10 },
+      small: { ...cellOf(0.7, 200, 1, 0.0002), contributors: 10 },
+    };
+    const q = decide(base({ global, rng: mulberry32(3) }));
+    const c = decide(base({ global, rng: mulberry32(3), preference: 'cost' }));
+    expect(q.model).to.equal('big');
+    expect(c.model).to.equal('small');
+    expect(q.ranked).to.have.length(3);
+    expect(q.ranked[0]).to.equal(q.model);
+  });
+
+  it('ignores global cells below the anonymity threshold', () => {
+    const global: Record<string, GlobalCellSums> = { small: { ...cellOf(1, 500), contributors: 2 } };
+    const d = decide(base({ global, rng: mulberry32(5) }));
+    const small = d.candidates.find((c) => c.model === 'small')!;
+    expect(small.estimatedQuality).to.equal(0.6);
+  });
+
+  it('says when personal data changed the choice, and reports the stage', () => {
+    const global: Record<string, GlobalCellSums> = {
+      big: { ...cellOf(0.9, 200), contributors: 10 },
+      mid: { ...cellOf(0.5, 200), contributors: 10 },
+      small: { ...cellOf(0.5, 200), contributors: 10 },
+    };
+    const personal = { small: cellOf(1, 30, 3), big: cellOf(0.1, 30, 3) };
+    const d = decide(base({ global, personal, rng: mulberry32(9) }));
+    expect(d.model).to.equal('small');
+    expect(d.globalOnlyModel).to.equal('big');
+    expect(d.changedByPersonal).to.equal(true);
+    expect(d.stage).to.equal('established');
+    const cold = decide(base({ global, rng: mulberry32(9) }));
+    expect(cold.stage).to.equal('cold_start');
+    expect(cold.changedByPersonal).to.equal(false);
+  });
+
+  it('explores less as evidence grows (Thompson sampling with a shrinking posterior)', () => {
+    const chosenSmall = (n: number) => {
+      const global: Record<string, GlobalCellSums> = {
+        big: { ...cellOf(0.8, n), contributors: 5 },
+        small: { ...cellOf(0.7, n), contributors: 5 },
+      };
+      let count = 0;
+      const rng = mulberry32(11);
+      for (let i = 0; i < 400; i++)
+        if (decide(base({ candidates: [catalog[0]!, catalog[2]!], global, rng })).model === 'small') count++;
+      return count;
+    };
+    expect(chosenSmall(300)).to.be.lessThan(chosenSmall(3));
+  });
+
+  it('is greedy with exploration scale 0', () => {
+    // Enough evidence that observed cost and latency (equal here) outweigh the catalog's guesses.
+    const global: Record<string, GlobalCellSums> = {
+      big: { ...cellOf(0.8, 300), contributors: 5 },
+      small: { ...cellOf(0.78, 300), contributors: 5 },
+    };
+    const greedy = makeScoringConfig({ exploration: { scale: 0 } });
+    for (let s = 0; s < 20; s++)
+      expect(
+        decide(base({ candidates: [catalog[0]!, catalog[2]!], global, config: greedy, rng: mulberry32(s) })).model,
+      ).to.equal('big');
+  });
+
+  it('rejects an unknown preference with a clear message', () => {
+    expect(() => decide(base({ preference: 'fastest' as never }))).to.throw(
+      /preference must be one of quality, balanced, cost, speed/,
+    );
+  });
+});

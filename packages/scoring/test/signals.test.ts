@@ -1,0 +1,58 @@
+import { expect } from 'chai';
+import { qualitySignals } from '../src/index.js';
+
+const codeAnswer =
+  'Here is a solution:\n\n```python\ndef reverse(s):\n    return s[::-1]\n```\n\nIt slices the string with a negative step, which is O(n).\n\n' +
+  'More detail about edge cases and complexity. '.repeat(20);
+
+describe('quality signals', () => {
+  it('scores an empty answer zero', () => {
+    expect(qualitySignals({ queryType: 'factual', responseText: '   ' }).score).to.equal(0);
+  });
+
+  it('scores a refusal far below a real answer', () => {
+    const refusal = qualitySignals({
+      queryType: 'code_algorithm',
+      responseText: "I'm sorry, but I can't help with that request.",
+    });
+    const answer = qualitySignals({ queryType: 'code_algorithm', responseText: codeAnswer });
+    expect(refusal.features.refusal).to.equal(1);
+    expect(refusal.score).to.be.lessThan(0.2);
+    expect(answer.score).to.be.greaterThan(0.6);
+  });
+
+  it('rewards code fences where the type calls for code', () => {
+    const prose = codeAnswer.replace(/```python\n|```/g, '');
+    const a = qualitySignals({ queryType: 'code_algorithm', responseText: codeAnswer });
+    const b = qualitySignals({ queryType: 'code_algorithm', responseText: prose });
+    expect(a.features.structure_score).to.be.greaterThan(b.features.structure_score!);
+  });
+
+  it('penalises a truncated answer and a filtered one', () => {
+    const full = qualitySignals({ queryType: 'writing', responseText: codeAnswer, finishReason: 'stop' }).score;
+    expect(
+      qualitySignals({ queryType: 'writing', responseText: codeAnswer, finishReason: 'length' }).score,
+    ).to.be.lessThan(full);
+    expect(
+      qualitySignals({ queryType: 'writing', responseText: codeAnswer, finishReason: 'content_filter' }).score,
+    ).to.be.lessThan(0.15);
+  });
+
+  it('penalises a very short answer to a long prompt, except for summaries', () => {
+    const short = 'Yes, that works.';
+    const debug = qualitySignals({ queryType: 'code_debug', responseText: short, promptTokens: 2000 });
+    const summary = qualitySignals({ queryType: 'summarization', responseText: short, promptTokens: 2000 });
+    expect(debug.features.ratio_score).to.be.lessThan(summary.features.ratio_score!);
+  });
+
+  it('returns only numbers, in [0, 1] for the score', () => {
+    const s = qualitySignals({
+      queryType: 'analysis',
+      responseText: '- one\n- two\n- three\n\n## Heading\ntext',
+      promptTokens: 30,
+      completionTokens: 40,
+    });
+    expect(s.score).to.be.within(0, 1);
+    for (const v of Object.values(s.features)) expect(v).to.be.a('number');
+  });
+});
