@@ -10,3 +10,4 @@ export { GatewayError, httpStatusFromCode, codeNameFromNumber, type GrpcCodeName
 export { BackendConfigError } from './backends.js';
 export { ContractsError } from './descriptors.js';
 export { RouteTableError } from './route-table.js';
+export { DASHBOARD_DIR, DASHBOARD_PREFIX } from './dashboard.js';

@@ -66,10 +66,7 @@ export function encodeRequest(
   } catch (e) {
     // Name the field when protobuf-es's message does not.
     const message = (e as Error).message;
-    const bad =
-      message.includes(' field ') || message.includes(' is unknown')
-        ? undefined
-        : findBadField(binding.input, root, '');
+    const bad = message.includes(' field ') ? undefined : findBadField(binding.input, root, '');
     const where = bad === undefined ? '' : `field ${bad}: `;
     throw invalidArgument(
       `invalid request: ${where}${message}; fix or remove that field (the schema is in GET /api/v1/openapi.json)`,
@@ -93,6 +90,7 @@ export function decodeResponse(binding: Binding, bytes: Uint8Array): string {
  */
 function findBadField(message: DescMessage, json: JsonValue, prefix: string): string | undefined {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) return undefined;
+  for (const key of Object.keys(json)) if (!findField(message, key)) return prefix + key;
   for (const f of message.fields) {
     const key = f.name in json ? f.name : f.jsonName in json ? f.jsonName : undefined;
     if (key === undefined) continue;
