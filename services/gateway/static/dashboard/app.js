@@ -8,6 +8,7 @@ import { Charts } from './charts.js';
 import {
   formatCost,
   formatCount,
+  formatCountOf,
   formatDifference,
   formatLatency,
   formatPercent,
@@ -416,7 +417,7 @@ function requestRow(entry) {
     { 'data-request-id': id },
     el('td', {}, el('time', { datetime: entry.create_time ?? '' }, time)),
     el('td', {}, queryTypeName(entry.query_type)),
-    el('td', {}, entry.model, ' ', el('span', { className: 'muted small' }, entry.provider ?? '')),
+    el('td', { title: entry.provider ? `provider: ${entry.provider}` : undefined }, entry.model),
     el('td', { className: 'num' }, formatLatency(entry.latency_ms)),
     el('td', { className: 'num' }, `${formatCount(entry.prompt_tokens)} / ${formatCount(entry.completion_tokens)}`),
     el('td', { className: 'num' }, formatCost(entry.cost_usd)),
@@ -540,8 +541,8 @@ function wire() {
       await loadAll();
       render();
       setStatus(
-        `Deleted ${formatCount(erased.deleted_entries)} request records, ${formatCount(erased.deleted_ratings)} ratings ` +
-          `and ${formatCount(erased.deleted_cells)} statistics cells. Routing for your account now follows global patterns.`,
+        `Deleted ${formatCountOf(erased.deleted_entries, 'request record')}, ${formatCountOf(erased.deleted_ratings, 'rating')} ` +
+          `and ${formatCountOf(erased.deleted_cells, 'statistics cell')}. Routing for your account now follows global patterns.`,
       );
     });
   });

@@ -99,6 +99,12 @@ export function formatCount(value) {
   return Math.round(toNumber(value)).toLocaleString('en-US');
 }
 
+/** A count with its noun: "1 rating", "3 ratings" (the plural given when it is not noun + "s"). */
+export function formatCountOf(value, singular, plural = `${singular}s`) {
+  const n = Math.round(toNumber(value));
+  return `${formatCount(n)} ${n === 1 ? singular : plural}`;
+}
+
 /** A quality in [0, 1] with two decimals: 0.82. */
 export function formatQuality(value) {
   return toNumber(value).toFixed(2);
@@ -143,13 +149,13 @@ export function formatCost(usd) {
   return `$${n.toPrecision(3).replace(/0+$/, '').replace(/\.$/, '')}`;
 }
 
-/** An RFC 3339 timestamp in the reader's locale, to the second; empty when missing. */
-export function formatTime(rfc3339, locale) {
+/** An RFC 3339 timestamp in the reader's locale, to the second (the year only when not the current one). */
+export function formatTime(rfc3339, locale, now = new Date()) {
   if (!rfc3339) return '';
   const date = new Date(rfc3339);
   if (Number.isNaN(date.getTime())) return '';
   return date.toLocaleString(locale, {
-    year: 'numeric',
+    ...(date.getFullYear() === now.getFullYear() ? {} : { year: 'numeric' }),
     month: 'short',
     day: 'numeric',
     hour: '2-digit',
