@@ -39,7 +39,7 @@ function pgliteBackend(): TestBackend {
 
 function postgresBackend(baseUrl: string): TestBackend {
   let store: Store | undefined;
-  const name = `rpx_svc_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const name = `rpx_feedback_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = async (sql: string) => {
     const client = new pg.Client({ connectionString: baseUrl });
     await client.connect();

@@ -1,0 +1,70 @@
+// Production entry of InsightsService: one process, PostgreSQL via DATABASE_URL (or PGlite in
+// ROUTEPLEX_DATA_DIR), configuration read from the environment once, here and nowhere else.
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { Authenticator, authConfigFrom, commonEnv, createLogger, loadConfig, vars } from '@routeplex/platform';
+import { loadCatalog } from '@routeplex/providers';
+import { defaultScoringConfig } from '@routeplex/scoring';
+import { openStore } from '@routeplex/store';
+import { startInsightsService } from './index.js';
+
+const env = {
+  ...commonEnv,
+  INSIGHTS_GRPC_PORT: vars.port(50053),
+  /** The model catalog, read only for the provider of each model (the shipped default when unset). */
+  ROUTEPLEX_CATALOG: z.string().optional(),
+};
+
+async function main(): Promise<void> {
+  const config = loadConfig(env, process.env);
+  const logger = createLogger({ name: 'insights', level: config.ROUTEPLEX_LOG_LEVEL });
+  // Only model metadata is read: no provider is called, so no API key is passed.
+  const catalog = loadCatalog({
+    ...(config.ROUTEPLEX_CATALOG ? { path: resolve(config.ROUTEPLEX_CATALOG) } : {}),
+    env: {},
+  });
+  const store = await openStore({
+    ...(config.DATABASE_URL
+      ? { databaseUrl: config.DATABASE_URL }
+      : config.ROUTEPLEX_DATA_DIR
+        ? { pgliteDir: config.ROUTEPLEX_DATA_DIR }
+        : {}),
+    listen: false,
+    logger,
+  });
+  const authenticator = new Authenticator(authConfigFrom(config), (hash) => store.findAccountByKeyHash(hash));
+  const service = await startInsightsService({
+    store,
+    authenticator,
+    logger,
+    host: config.GRPC_HOST,
+    port: config.INSIGHTS_GRPC_PORT,
+    scoring: defaultScoringConfig,
+    catalog,
+  });
+  logger.info({ host: config.GRPC_HOST, port: service.port }, 'InsightsService listening');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'InsightsService stopping');
+    service
+      .close()
+      .then(() => store.close())
+      .then(() => catalog.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'InsightsService did not stop cleanly');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

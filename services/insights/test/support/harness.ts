@@ -1,0 +1,181 @@
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { Authenticator, createLogger } from '@routeplex/platform';
+import { defaultScoringConfig, requestCell, type ScoringConfig } from '@routeplex/scoring';
+import { newRequestId, openStore, type EntryWrite, type RequestEntry, type Store } from '@routeplex/store';
+
+/**
+ * Real stores for the service suites: PGlite in memory always, and PostgreSQL in a scratch database when
+ * DATABASE_URL is set. Each backend opens one store per test file (PGlite takes seconds to start).
+ */
+export interface TestBackend {
+  name: 'pglite' | 'postgres';
+  open(): Promise<Store>;
+  /** Closes the store and drops the scratch database. */
+  close(): Promise<void>;
+}
+
+export function backends(): TestBackend[] {
+  const list: TestBackend[] = [pgliteBackend()];
+  if (process.env.DATABASE_URL) list.push(postgresBackend(process.env.DATABASE_URL));
+  return list;
+}
+
+function pgliteBackend(): TestBackend {
+  let store: Store | undefined;
+  return {
+    name: 'pglite',
+    async open() {
+      store = await openStore({ pglite: new PGlite(), batch: { maxDelayMs: 5 } });
+      return store;
+    },
+    async close() {
+      await store?.close();
+    },
+  };
+}
+
+function postgresBackend(baseUrl: string): TestBackend {
+  let store: Store | undefined;
+  const name = `rpx_insights_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: baseUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  return {
+    name: 'postgres',
+    async open() {
+      await admin(`create database ${name}`);
+      const url = new URL(baseUrl);
+      url.pathname = `/${name}`;
+      store = await openStore({ databaseUrl: url.toString(), batch: { maxDelayMs: 5 } });
+      return store;
+    },
+    async close() {
+      await store?.close();
+      await admin(`drop database if exists ${name} with (force)`);
+    },
+  };
+}
+
+export const scoring: ScoringConfig = defaultScoringConfig;
+export const silentLogger = createLogger({ name: 'test', level: 'silent' });
+
+export function authenticatorFor(store: Store): Authenticator {
+  return new Authenticator({ accountClaim: 'sub', apiKeyCacheMs: 0 }, (hash) => store.findAccountByKeyHash(hash));
+}
+
+/** An account and an API key for it. */
+export async function account(store: Store, name: string): Promise<{ id: string; key: string }> {
+  const created = await store.createAccount(name);
+  const { key } = await store.createApiKey(created.id);
+  return { id: created.id, key };
+}
+
+export function bearer(key: string): Metadata {
+  const md = new Metadata();
+  md.set('authorization', `Bearer ${key}`);
+  return md;
+}
+
+export const insecure = credentials.createInsecure();
+
+/** Promisifies one unary call of a generated grpc-js client. */
+export function unary<Req, Res>(client: object, method: string, request: Req, metadata: Metadata): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const fn = (client as Record<string, (r: Req, m: Metadata, cb: (e: ServiceError | null, v: Res) => void) => void>)[
+      method
+    ]!;
+    fn.call(client, request, metadata, (err, value) => (err ? reject(err) : resolve(value)));
+  });
+}
+
+/** Resolves to the error of a call that must fail. */
+export async function failure(call: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await call;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  throw new Error('the call succeeded but was expected to fail');
+}
+
+export function completion(accountId: string, overrides: Partial<RequestEntry> = {}): RequestEntry {
+  return {
+    id: newRequestId(),
+    accountId,
+    createdAt: new Date(Date.now() - 3600_000),
+    kind: 'completion',
+    queryType: 'code_debug',
+    complexity: 'medium',
+    model: 'model-a',
+    provider: 'sim',
+    stage: 'cold_start',
+    personalWeight: 0,
+    changedByPersonal: false,
+    autoRouted: true,
+    enhanced: false,
+    preference: 'balanced',
+    status: 'ok',
+    heuristicQuality: 0.6,
+    signals: { length: 0.5 },
+    latencyMs: 900,
+    promptTokens: 100,
+    completionTokens: 200,
+    costUsd: 0.0004,
+    messageHmac: null,
+    ...overrides,
+  };
+}
+
+/** The write the router makes for an entry: its heuristic contribution to the cells, and its counters. */
+export function routerWrite(entry: RequestEntry, cfg: ScoringConfig = scoring): EntryWrite {
+  const measured = entry.kind === 'completion' && entry.heuristicQuality !== null;
+  const q = entry.heuristicQuality ?? 0;
+  return {
+    entry,
+    cellDeltas: measured
+      ? [
+          {
+            accountId: entry.accountId,
+            queryType: entry.queryType,
+            model: entry.model,
+            delta: requestCell(
+              {
+                heuristicQuality: q,
+                latencyMs: entry.latencyMs,
+                costUsd: entry.costUsd,
+                atMs: entry.createdAt.getTime(),
+              },
+              cfg,
+            ),
+          },
+        ]
+      : [],
+    counterDelta: {
+      accountId: entry.accountId,
+      queryType: entry.queryType,
+      requests: 1,
+      autoRouted: entry.autoRouted ? 1 : 0,
+      changedByPersonal: entry.changedByPersonal ? 1 : 0,
+      coldStart: entry.stage === 'cold_start' ? 1 : 0,
+      warmUp: entry.stage === 'warm_up' ? 1 : 0,
+      established: entry.stage === 'established' ? 1 : 0,
+      ...(measured && entry.autoRouted && entry.enhanced ? { enhancedN: 1, enhancedQ: q, enhancedQ2: q * q } : {}),
+      ...(measured && entry.autoRouted && !entry.enhanced ? { plainN: 1, plainQ: q, plainQ2: q * q } : {}),
+    },
+  };
+}
+
+/** Writes entries through the store the way the router does, and waits for the batch to commit. */
+export async function record(store: Store, entries: RequestEntry[]): Promise<void> {
+  await Promise.all(entries.map((e) => store.enqueue(routerWrite(e))));
+  await store.flush();
+}
