@@ -128,7 +128,8 @@ export class UpstreamClient {
   /** POSTs `body` to `path` and parses the JSON answer with `parse`, retrying 429/5xx/connection failures. */
   async postJson<T>(call: ChatCall, path: string, body: string, parse: (json: unknown) => T): Promise<T> {
     const scope = this.openScope(call);
-    const retryOptions = this.retryOptions(scope);
+    // Built on the first failure only: the success path allocates as little as possible.
+    let retryOptions: RetryOptions | undefined;
     try {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -142,6 +143,7 @@ export class UpstreamClient {
           }
           return parse(this.parseJson(text, call.model));
         } catch (error) {
+          retryOptions ??= this.retryOptions(scope);
           const wait = nextRetryWait(error, attempt, retryOptions);
           if (wait === undefined) throw error instanceof ProviderError ? error.withAttempts(attempt) : error;
           await this.pause(wait, scope, call.model);
@@ -163,7 +165,7 @@ export class UpstreamClient {
     createDecoder: () => StreamDecoder,
   ): AsyncGenerator<ChatChunk, void, undefined> {
     const scope = this.openScope(call);
-    const retryOptions = this.retryOptions(scope);
+    let retryOptions: RetryOptions | undefined;
     let response: UpstreamResponse | undefined;
     let finished = false;
     try {
@@ -200,6 +202,7 @@ export class UpstreamClient {
         } catch (error) {
           if (response !== undefined && !response.body.destroyed) response.body.destroy();
           response = undefined;
+          retryOptions ??= this.retryOptions(scope);
           const wait = yielded ? undefined : nextRetryWait(error, attempt, retryOptions);
           if (wait === undefined) throw error instanceof ProviderError ? error.withAttempts(attempt) : error;
           await this.pause(wait, scope, call.model);
