@@ -80,7 +80,8 @@ export class CircuitBreaker {
 
   onFailure(): void {
     this.consecutiveFailures++;
-    if (this.state === 'half_open') {
+    // A failure once the cool-down has passed is a failed probe, whether or not the caller used tryAcquire.
+    if (this.getState() === 'half_open') {
       this.currentCoolDownMs = Math.min(
         this.options.maxCoolDownMs,
         this.currentCoolDownMs * this.options.coolDownMultiplier,

@@ -56,6 +56,16 @@ describe('CircuitBreaker', () => {
     expect(b.getState()).to.equal('half_open');
   });
 
+  it('treats a failure after the cool-down as a failed probe for callers that only check isAvailable', () => {
+    const b = breaker();
+    for (let i = 0; i < 3; i++) b.onFailure();
+    now = 1_000;
+    expect(b.isAvailable()).to.equal(true);
+    b.onFailure();
+    expect(b.isAvailable()).to.equal(false);
+    expect(b.snapshot()).to.deep.equal({ state: 'open', consecutiveFailures: 4, retryAt: 3_000 });
+  });
+
   it('lets another probe through when a probe never reports back', () => {
     const b = breaker();
     for (let i = 0; i < 3; i++) b.onFailure();
