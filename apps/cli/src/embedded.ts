@@ -8,7 +8,7 @@ import { defaultScoringConfig, type ScoringConfig } from '@routeplex/scoring';
 import { startRouterService } from '@routeplex/router';
 import { startFeedbackService } from '@routeplex/feedback';
 import { startInsightsService } from '@routeplex/insights';
-import { createGateway } from '@routeplex/gateway';
+import { createGateway, DASHBOARD_DIR, DASHBOARD_PREFIX } from '@routeplex/gateway';
 import type { EmbeddedConfig } from './config.js';
 
 export interface EmbeddedSecrets {
@@ -103,7 +103,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     port: config.FEEDBACK_GRPC_PORT,
     retentionDays: config.ROUTEPLEX_RATING_RETENTION_DAYS,
   });
-  const insights = await startInsightsService({ ...shared, port: config.INSIGHTS_GRPC_PORT });
+  const insights = await startInsightsService({ ...shared, port: config.INSIGHTS_GRPC_PORT, catalog });
   const gateway = await createGateway({
     host: config.GATEWAY_HOST,
     port: config.GATEWAY_PORT,
@@ -113,6 +113,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       'routeplex.insights.v1.InsightsService': `${host}:${insights.port}`,
     },
     bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
+    staticDir: DASHBOARD_DIR,
+    staticPrefix: DASHBOARD_PREFIX,
     logger,
   });
   let closed = false;
