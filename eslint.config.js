@@ -13,6 +13,11 @@ export default tseslint.config(
     },
   },
   {
+    // Tests read JSON answers of the REST facade; typing every one of them would add nothing.
+    files: ['tests/**/*.ts', '**/test/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
