@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import OpenAI from 'openai';
+import { startTestStack, type TestStack } from './support/stack.js';
+
+describe('the official openai client against the real stack', function () {
+  this.timeout(60_000);
+  let stack: TestStack;
+  let client: OpenAI;
+
+  before(async () => {
+    stack = await startTestStack();
+    client = new OpenAI({ apiKey: stack.devApiKey, baseURL: `${stack.gatewayUrl}/api/v1`, maxRetries: 0 });
+  });
+  after(() => stack.stop());
+
+  it('completes with model routeplex-ai, and the entry is recorded under the answer id', async () => {
+    const before = await stack.store.countEntries();
+    const res = await client.chat.completions.create({
+      model: 'routeplex-ai',
+      messages: [{ role: 'user', content: 'Translate "good morning" into French.' }],
+    });
+    expect(res.id).to.match(/^req_/);
+    expect(res.choices[0]!.message.content).to.match(/simulated/i);
+    expect((res as unknown as { routing: { query_type: string } }).routing.query_type).to.equal(
+      'QUERY_TYPE_TRANSLATION',
+    );
+    await stack.store.flush();
+    expect(await stack.store.countEntries()).to.equal(before + 1);
+  });
+
+  it('streams with stream: true and records the streamed answer', async () => {
+    const stream = await client.chat.completions.create({
+      model: 'routeplex-ai',
+      stream: true,
+      messages: [{ role: 'user', content: 'Write a haiku about the sea.' }],
+    });
+    let text = '';
+    let id = '';
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      id = chunk.id;
+      text += chunk.choices[0]?.delta?.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(text.length).to.be.greaterThan(10);
+    expect(finish).to.be.oneOf(['stop', 'length']);
+    await stack.store.flush();
+    const account = await stack.store.findAccountByKeyHash(stack.store.hashApiKey(stack.devApiKey));
+    expect((await stack.store.getEntry(account!.accountId, id)).kind).to.equal('completion');
+  });
+
+  it('lists the models', async () => {
+    const ids: string[] = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    expect(ids).to.include('routeplex-ai');
+    expect(ids.some((id) => id.startsWith('sim-'))).to.equal(true);
+  });
+
+  it('raises the matching error classes, and records nothing for rejected requests', async () => {
+    await stack.store.flush();
+    const before = await stack.store.countEntries();
+    const bad = new OpenAI({ apiKey: 'rpx_' + 'n'.repeat(30), baseURL: `${stack.gatewayUrl}/api/v1`, maxRetries: 0 });
+    try {
+      await bad.chat.completions.create({ model: 'routeplex-ai', messages: [{ role: 'user', content: 'hi' }] });
+      expect.fail('should throw');
+    } catch (err) {
+      expect(err).to.be.instanceOf(OpenAI.AuthenticationError);
+    }
+    try {
+      await client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] });
+      expect.fail('should throw');
+    } catch (err) {
+      expect(err).to.be.instanceOf(OpenAI.BadRequestError);
+      expect((err as Error).message).to.match(/unknown model/);
+    }
+    await stack.store.flush();
+    expect(await stack.store.countEntries()).to.equal(before);
+  });
+});
