@@ -141,7 +141,8 @@ describe('Insights dashboard (embedded stack, Debian Chromium)', function () {
     for (const dir of [dataDir, profileDir]) if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `dashboard-${name}.png`), fullPage: true });
+  const shot = (name: string, fullPage = true) =>
+    page.screenshot({ path: join(SCREENSHOTS, `dashboard-${name}.png`), fullPage });
   const text = async (locator: Locator) => ((await locator.textContent()) ?? '').trim();
   const perfRow = (model: string) => page.locator(`#perf-table tbody tr[data-model="${model}"]`);
 
@@ -153,6 +154,7 @@ describe('Insights dashboard (embedded stack, Debian Chromium)', function () {
     await alert.waitFor();
     expect(await text(alert)).to.match(/refused.*sign in again/i);
     expect(await page.locator('#dashboard').isHidden()).to.equal(true);
+    expect(await page.locator('#session').isHidden()).to.equal(true);
     expect(await page.evaluate('sessionStorage.length')).to.equal(0);
     // The 401 of that attempt is the one console error Chromium logs for a refused fetch; it was expected.
     const refused = pageProblems.filter((p) => /status of 401/.test(p));
@@ -266,7 +268,8 @@ describe('Insights dashboard (embedded stack, Debian Chromium)', function () {
     await page.getByRole('button', { name: 'Delete my learning data…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete all learning data?' });
     await dialog.waitFor();
-    await shot('delete-confirmation');
+    // The modal covers the viewport: a full-page image would show it over a part of the page only.
+    await shot('delete-confirmation', false);
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
     expect(await text(page.locator('#fig-total'))).to.equal(String(PROMPTS.length));
@@ -286,6 +289,19 @@ describe('Insights dashboard (embedded stack, Debian Chromium)', function () {
     expect(learning.model_stats).to.deep.equal([]);
     for (const stage of learning.stages as Json[]) expect(stage.stage).to.equal('STAGE_COLD_START');
     await shot('deleted');
+  });
+
+  it('keeps the session across a reload and forgets the credential on sign-out', async () => {
+    await page.reload();
+    await page.locator('#dashboard').waitFor({ state: 'visible' });
+    expect(await text(page.locator('#fig-total'))).to.equal('0');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.locator('#sign-in').waitFor({ state: 'visible' });
+    expect(await page.locator('#dashboard').isHidden()).to.equal(true);
+    expect(await page.evaluate('sessionStorage.length')).to.equal(0);
+    await page.reload();
+    await page.locator('#sign-in').waitFor({ state: 'visible' });
+    expect(await page.locator('#dashboard').isHidden()).to.equal(true);
   });
 
   it('logged no errors in the browser console', () => {

@@ -214,8 +214,8 @@ function renderPerformance() {
   const empty = types.length === 0;
   $('perf-empty').hidden = !empty;
   $('perf-body').hidden = empty;
+  $('perf-controls').hidden = empty;
   const select = $('perf-type');
-  select.disabled = empty;
   if (!types.includes(state.perfType)) {
     // Start with the query type that has the most requests.
     const requestsOf = (t) => byType.get(t).reduce((sum, row) => sum + toNumber(row.request_count), 0);
@@ -284,6 +284,7 @@ function renderPerformance() {
       { label: 'Ratings', data: rows.map((r) => toNumber(r.rating_count)) },
     ],
     format: formatCount,
+    integer: true,
   });
 }
 
@@ -302,12 +303,14 @@ function renderEnhancement() {
         el('th', { scope: 'row' }, queryTypeName(e.query_type)),
         el('td', { className: 'num' }, formatCount(e.enhanced_count)),
         el('td', { className: 'num' }, formatCount(e.plain_count)),
-        el('td', { className: 'num' }, formatQuality(e.enhanced_quality)),
-        el('td', { className: 'num' }, formatQuality(e.plain_quality)),
+        el('td', { className: 'num' }, sideQuality(e.enhanced_count, e.enhanced_quality)),
+        el('td', { className: 'num' }, sideQuality(e.plain_count, e.plain_quality)),
         el(
           'td',
           { className: 'num' },
-          `${formatDifference(e.difference)} (${formatDifference(e.interval_low)} to ${formatDifference(e.interval_high)})`,
+          bothSides(e)
+            ? `${formatDifference(e.difference)} (${formatDifference(e.interval_low)} to ${formatDifference(e.interval_high)})`
+            : NONE,
         ),
         el('td', {}, verdictName(e.verdict)),
       ),
@@ -318,12 +321,27 @@ function renderEnhancement() {
     title: 'Average quality with and without enhancement',
     labels: effects.map((e) => queryTypeName(e.query_type)),
     series: [
-      { label: 'Enhanced', data: effects.map((e) => toNumber(e.enhanced_quality)) },
-      { label: 'Plain', data: effects.map((e) => toNumber(e.plain_quality)) },
+      // A side with no request has no quality: no bar rather than a bar at zero.
+      {
+        label: 'Enhanced',
+        data: effects.map((e) => (toNumber(e.enhanced_count) > 0 ? toNumber(e.enhanced_quality) : null)),
+      },
+      { label: 'Plain', data: effects.map((e) => (toNumber(e.plain_count) > 0 ? toNumber(e.plain_quality) : null)) },
     ],
     format: formatQuality,
     yMax: 1,
   });
+}
+
+const NONE = '\u2014';
+
+/** The mean quality of one side of the comparison, or a dash when that side has no request. */
+function sideQuality(count, quality) {
+  return toNumber(count) > 0 ? formatQuality(quality) : NONE;
+}
+
+function bothSides(effect) {
+  return toNumber(effect.enhanced_count) > 0 && toNumber(effect.plain_count) > 0;
 }
 
 function renderInfluence() {
@@ -345,6 +363,8 @@ function renderInfluence() {
     ),
   );
   const byStage = (state.learning?.routing_influence?.by_stage ?? []).filter((s) => toNumber(s.request_count) > 0);
+  $('stages-chart').hidden = byStage.length === 0;
+  $('stages-chart-empty').hidden = byStage.length > 0;
   charts.doughnut($('chart-stages'), {
     title: 'Automatically routed requests by stage',
     labels: byStage.map((s) => stageName(s.stage)),

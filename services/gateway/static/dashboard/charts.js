@@ -18,7 +18,7 @@ export class Charts {
    * A bar chart, grouped when there are several series.
    * @param {HTMLCanvasElement} canvas
    * @param {{labels: string[], series: {label: string, data: number[]}[], format: (n: number) => string,
-   *   yMax?: number, title: string}} spec
+   *   yMax?: number, integer?: boolean, title: string}} spec
    */
   bar(canvas, spec) {
     canvas.setAttribute('aria-label', describe(spec));
@@ -48,7 +48,8 @@ export class Charts {
           y: {
             beginAtZero: true,
             ...(spec.yMax === undefined ? {} : { max: spec.yMax }),
-            ticks: { callback: (value) => spec.format(Number(value)) },
+            // Counts get whole-number ticks only (no 0.2 requests).
+            ticks: { callback: (value) => spec.format(Number(value)), ...(spec.integer ? { precision: 0 } : {}) },
           },
         },
       },
@@ -101,7 +102,9 @@ export class Charts {
 function describe(spec) {
   if (spec.labels.length === 0) return `${spec.title}: no data`;
   const parts = spec.series.map((s) => {
-    const values = spec.labels.map((label, i) => `${label} ${spec.format(s.data[i] ?? 0)}`).join(', ');
+    const values = spec.labels
+      .map((label, i) => `${label} ${s.data[i] === null || s.data[i] === undefined ? 'none' : spec.format(s.data[i])}`)
+      .join(', ');
     return spec.series.length > 1 ? `${s.label}: ${values}` : values;
   });
   return `${spec.title}: ${parts.join('; ')}`;
