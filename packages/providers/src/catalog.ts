@@ -192,7 +192,7 @@ export function loadCatalog(options: LoadCatalogOptions): Catalog {
 
 /** Validates catalog JSON and returns its entries, or throws CatalogError with every problem. */
 export function validateCatalog(raw: unknown, source = '(inline)'): EntryInput[] {
-  const top = catalogSchema.safeParse(raw);
+  const top = catalogSchema.safeParse(raw, { reportInput: true });
   if (!top.success)
     throw new CatalogError(
       source,
@@ -208,7 +208,7 @@ export function validateCatalog(raw: unknown, source = '(inline)'): EntryInput[]
     const add = (field: string, message: string): void => {
       problems.push({ ...place, field, message });
     };
-    const parsed = entrySchema.safeParse(rawEntry);
+    const parsed = entrySchema.safeParse(rawEntry, { reportInput: true });
     if (parsed.success) entries.push(parsed.data);
     else
       for (const issue of parsed.error.issues)
@@ -292,6 +292,12 @@ function problemsOf(issue: z.core.$ZodIssue): Omit<CatalogProblem, 'index' | 'id
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.input === undefined) return `is required (expected ${issue.expected})`;
+  if (issue.code === 'too_small' && issue.origin === 'number') {
+    return `must be ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)} (got ${JSON.stringify(issue.input)})`;
+  }
+  if (issue.code === 'too_big' && issue.origin === 'number') {
+    return `must be ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)} (got ${JSON.stringify(issue.input)})`;
+  }
   if (issue.code === 'invalid_value') return `must be one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   return issue.message.replace(/^Invalid input: /, '');
 }
