@@ -512,7 +512,7 @@ describe('gateway (REST facade over real gRPC backends)', () => {
 });
 
 // Response bodies are checked field by field below; chai does the type checking at run time.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 type Json = any;
 async function readJson(res: Response | Promise<Response>): Promise<Json> {
   return (await res).json();

@@ -4,7 +4,6 @@ import { loadContracts } from '../src/descriptors.js';
 import { buildOpenApi } from '../src/openapi.js';
 import { RouteTable } from '../src/route-table.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Doc = any;
 
 describe('OpenAPI document from the contracts', () => {

@@ -56,7 +56,7 @@ describe('static files under a prefix', () => {
     ]) {
       const res = await fetch(gateway.url + path);
       expect(res.status, path).to.equal(404);
-      expect((await res.json()).code, path).to.equal(5);
+      expect(((await res.json()) as { code: number }).code, path).to.equal(5);
     }
   });
 
