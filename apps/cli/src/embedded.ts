@@ -84,6 +84,9 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   const authenticator = new Authenticator({ ...authConfigFrom(config), jwtSecret: secrets.jwtSecret }, (hash) =>
     store.findAccountByKeyHash(hash),
   );
+  store.onChange((event) => {
+    if (event.kind === 'keys') authenticator.invalidateApiKeys();
+  });
   const devApiKey = await ensureDevKey(store, config.ROUTEPLEX_DATA_DIR);
   const host = config.GRPC_HOST;
   const shared = { store, authenticator, logger, host, scoring };

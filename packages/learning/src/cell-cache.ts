@@ -12,7 +12,7 @@ export interface CellDeltaInput {
   delta: CellSums;
 }
 
-type CellSource = Pick<Store, 'loadAccountCells' | 'loadGlobalCells' | 'onChange'>;
+type CellSource = Pick<Store, 'loadAccountCells' | 'loadGlobalCells' | 'onChange' | 'instanceId'>;
 
 /**
  * The cells a replica routes with. In the steady state a decision reads only memory: an account's cells
@@ -40,8 +40,10 @@ export class LearningCache {
       if (event.kind === 'rating' || event.kind === 'delete') {
         if (event.accountId) this.accounts.delete(event.accountId);
         void this.reloadGlobal();
-      } else {
-        // Another replica's batch (or our own, already applied): accounts it names reload lazily.
+      } else if (event.kind === 'cells') {
+        // This replica's own batches are already applied in memory.
+        if (event.origin === this.source.instanceId) return;
+        // Another replica's batch: the accounts it names reload lazily.
         for (const id of event.accountIds ?? []) this.accounts.delete(id);
         if (!event.accountIds) this.accounts.clear();
         this.scheduleGlobalReload();

@@ -2,7 +2,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import type { Knex } from 'knex';
 import { openPglite, openPostgres, type DatabaseHandle } from './connection.js';
 import { StoreError, describeCause, errorCodeOf, isTransientDatabaseError, wrapQueryError } from './errors.js';
-import { API_KEY_DISPLAY_LENGTH, hashApiKey, newAccountId, newApiKey, newApiKeyId } from './ids.js';
+import { API_KEY_DISPLAY_LENGTH, hashApiKey, newAccountId, newApiKey, newApiKeyId, randomBase62 } from './ids.js';
 import {
   ListMigrationSource,
   MIGRATIONS,
@@ -126,6 +126,8 @@ export interface DeletionResult {
 
 export interface Store {
   readonly backend: 'postgres' | 'pglite';
+  /** Random id of this open store; change events carry it as their origin. */
+  readonly instanceId: string;
   createAccount(name: string): Promise<Account>;
   getAccount(accountId: string): Promise<Account | null>;
   createApiKey(accountId: string): Promise<CreatedApiKey>;
@@ -327,6 +329,7 @@ function decodePageToken(raw: string, queryType: string | null, since: string | 
 }
 
 class KnexStore implements Store {
+  readonly instanceId = randomBase62(16);
   readonly backend: 'postgres' | 'pglite';
   private readonly knex: Knex;
   private readonly batcher: WriteBatcher;
@@ -424,10 +427,15 @@ class KnexStore implements Store {
     );
     if (!isApiKeyId(keyId)) throw notFound;
     const updated = await this.run('revoking an API key', () =>
-      this.knex('api_keys')
-        .where({ account_id: accountId, id: keyId })
-        .update({ revoked_at: this.knex.raw('coalesce(revoked_at, now())') })
-        .returning('id'),
+      this.knex.transaction(async (trx) => {
+        const rows = await trx('api_keys')
+          .where({ account_id: accountId, id: keyId })
+          .update({ revoked_at: trx.raw('coalesce(revoked_at, now())') })
+          .returning('id');
+        // Every replica's cache of verified keys forgets them when this commits.
+        if (rows.length > 0) await notifyChange(trx, { kind: 'keys', accountId, origin: this.instanceId });
+        return rows;
+      }),
     );
     if (updated.length === 0) throw notFound;
   }
@@ -468,7 +476,7 @@ class KnexStore implements Store {
         await upsertGlobalCells(trx, [...globals.values()]);
       }
       if (batch.counters.size > 0) await upsertCounters(trx, [...batch.counters.values()]);
-      await notifyChange(trx, { kind: 'cells', accountIds: [...batch.accountIds] });
+      await notifyChange(trx, { kind: 'cells', accountIds: [...batch.accountIds], origin: this.instanceId });
     });
   }
 

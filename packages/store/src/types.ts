@@ -185,10 +185,13 @@ export interface ApiKeyInfo {
   revokedAt: Date | null;
 }
 
-export type ChangeKind = 'rating' | 'delete' | 'cells';
+export type ChangeKind = 'rating' | 'delete' | 'cells' | 'keys';
 
 export interface ChangeEvent {
+  /** 'keys': an API key was revoked (caches of verified keys must forget them). */
   kind: ChangeKind;
+  /** The instanceId of the store that made the change, so that a replica can skip its own batches. */
+  origin?: string;
   /** The account a rating or deletion concerns. */
   accountId?: string;
   /**

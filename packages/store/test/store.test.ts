@@ -114,6 +114,22 @@ for (const backend of BACKENDS) {
         expect(info?.revokedAt).to.be.instanceOf(Date);
       });
 
+      it('tells listeners when a key is revoked, so that caches of verified keys forget it', async () => {
+        const account = await store.createAccount('revoker');
+        const created = await store.createApiKey(account.id);
+        const events: { kind: string; accountId?: string }[] = [];
+        const stop = store.onChange((event) => events.push(event));
+        try {
+          await store.revokeApiKey(account.id, created.id);
+          const deadline = Date.now() + 2000;
+          while (!events.some((e) => e.kind === 'keys') && Date.now() < deadline)
+            await new Promise((r) => setTimeout(r, 10));
+          expect(events.find((e) => e.kind === 'keys')?.accountId).to.equal(account.id);
+        } finally {
+          stop();
+        }
+      });
+
       it("refuses to revoke another account's key", async () => {
         const a = await store.createAccount('A');
         const b = await store.createAccount('B');
@@ -455,7 +471,7 @@ for (const backend of BACKENDS) {
 
     describe('change notifications', () => {
       it('tells listeners about batches, ratings and deletions', async () => {
-        const events: { kind: string; accountId?: string; accountIds?: string[] }[] = [];
+        const events: { kind: string; accountId?: string; accountIds?: string[]; origin?: string }[] = [];
         const stop = store.onChange((event) => events.push(event));
         try {
           const write = heuristicWrite('acc_events');
@@ -464,7 +480,7 @@ for (const backend of BACKENDS) {
           await store.deleteAccountData('acc_events');
           const deadline = Date.now() + 2000;
           while (events.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-          expect(events).to.deep.include({ kind: 'cells', accountIds: ['acc_events'] });
+          expect(events).to.deep.include({ kind: 'cells', accountIds: ['acc_events'], origin: store.instanceId });
           expect(events).to.deep.include({ kind: 'rating', accountId: 'acc_events' });
           expect(events).to.deep.include({ kind: 'delete', accountId: 'acc_events' });
         } finally {

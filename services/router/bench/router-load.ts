@@ -33,7 +33,9 @@ const dataDir = await mkdtemp(join(tmpdir(), 'rpx-bench-'));
 function waitForLine(child: ChildProcess, pattern: RegExp): Promise<void> {
   return new Promise((resolve, reject) => {
     const onData = (d: Buffer) => {
-      if (pattern.test(d.toString())) resolve();
+      const text = d.toString();
+      if (pattern.test(text)) resolve();
+      if (/"level":(50|60)/.test(text)) process.stderr.write(text);
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
@@ -46,20 +48,25 @@ const upstream = spawn(process.execPath, [join(root, '../shared/bench/fake-opena
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 await waitForLine(upstream, /fake-openai on/);
-const router = spawn(process.execPath, ['--import', 'tsx', join(root, 'services/router/src/main.ts')], {
-  cwd: root,
-  env: {
-    ...process.env,
-    ROUTER_GRPC_PORT: String(ROUTER_PORT),
-    ROUTEPLEX_HMAC_SECRET: secret,
-    ROUTEPLEX_JWT_SECRET: secret,
-    ROUTEPLEX_CATALOG: join(here, 'bench-catalog.json'),
-    BENCH_UPSTREAM_URL: `http://127.0.0.1:${UPSTREAM_PORT}/v1`,
-    ROUTEPLEX_LOG_LEVEL: 'info',
-    ...(process.env.DATABASE_URL ? {} : { ROUTEPLEX_DATA_DIR: join(dataDir, 'pglite') }),
+const extraNodeArgs = (process.env.BENCH_ROUTER_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof
+const router = spawn(
+  process.execPath,
+  [...extraNodeArgs, '--import', 'tsx', join(root, 'services/router/src/main.ts')],
+  {
+    cwd: root,
+    env: {
+      ...process.env,
+      ROUTER_GRPC_PORT: String(ROUTER_PORT),
+      ROUTEPLEX_HMAC_SECRET: secret,
+      ROUTEPLEX_JWT_SECRET: secret,
+      ROUTEPLEX_CATALOG: join(here, 'bench-catalog.json'),
+      BENCH_UPSTREAM_URL: `http://127.0.0.1:${UPSTREAM_PORT}/v1`,
+      ROUTEPLEX_LOG_LEVEL: 'info',
+      ...(process.env.DATABASE_URL ? {} : { ROUTEPLEX_DATA_DIR: join(dataDir, 'pglite') }),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
   },
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
+);
 await waitForLine(router, /RouterService listening/);
 
 const accountId = `bench-${Date.now()}`;

@@ -53,6 +53,9 @@ const store = await openStore({
   logger,
 });
 const authenticator = new Authenticator(authConfigFrom(config), (hash) => store.findAccountByKeyHash(hash));
+store.onChange((event) => {
+  if (event.kind === 'keys') authenticator.invalidateApiKeys();
+});
 const service = await startRouterService({
   store,
   catalog,
