@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createSecretKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, SignJWT, errors as joseErrors, type JWTVerifyGetKey } from 'jose';
 import { DomainError, unauthenticated } from './errors.js';
 
@@ -36,7 +36,7 @@ export function hashApiKey(key: string): string {
  * UNAUTHENTICATED with a message that says what is wrong, never echoing the credential.
  */
 export class Authenticator {
-  private readonly hsKey: Uint8Array | undefined;
+  private readonly hsKey: KeyObject | undefined;
   private readonly jwks: JWTVerifyGetKey | undefined;
   private readonly keyCache = new Map<string, { accountId: string; expires: number }>();
 
@@ -45,7 +45,8 @@ export class Authenticator {
     private readonly lookupApiKey: ApiKeyLookup,
     private readonly now: () => number = Date.now,
   ) {
-    this.hsKey = config.jwtSecret ? new TextEncoder().encode(config.jwtSecret) : undefined;
+    // A KeyObject, made once: jose would otherwise import a raw secret into WebCrypto on every call.
+    this.hsKey = config.jwtSecret ? createSecretKey(Buffer.from(config.jwtSecret, 'utf8')) : undefined;
     this.jwks = config.jwksUrl ? createRemoteJWKSet(new URL(config.jwksUrl)) : undefined;
   }
 
