@@ -54,6 +54,9 @@ interface CallScope {
   firstByteTimeoutMs: number;
   callerSignal: AbortSignal | undefined;
   timedOut: () => boolean;
+  /** Ends the call because an attempt's response headers did not arrive in time. */
+  expireFirstByte: () => void;
+  firstByteExpired: () => boolean;
   /** Stops the upstream request (the consumer of a stream went away). */
   abort: () => void;
   dispose: () => void;
@@ -227,6 +230,7 @@ export class UpstreamClient {
     const controller = new AbortController();
     const callerSignal = call.signal;
     let timedOut = false;
+    let firstByteExpired = false;
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort(new Error('deadline exceeded'));
@@ -242,6 +246,11 @@ export class UpstreamClient {
       firstByteTimeoutMs: Math.min(call.firstByteTimeoutMs ?? this.firstByteTimeoutMs, timeoutMs),
       callerSignal,
       timedOut: () => timedOut,
+      expireFirstByte: () => {
+        firstByteExpired = true;
+        controller.abort(new Error('first byte timeout'));
+      },
+      firstByteExpired: () => firstByteExpired,
       abort: () => controller.abort(new Error('stream consumer stopped')),
       dispose: () => {
         clearTimeout(timer);
@@ -273,6 +282,11 @@ export class UpstreamClient {
     accept?: string,
   ): Promise<UpstreamResponse> {
     if (scope.signal.aborted) throw this.abortError(scope, model);
+    // Own timer rather than undici's headersTimeout, whose coarse clock can overshoot short timeouts by a second.
+    const firstByteTimer =
+      scope.firstByteTimeoutMs < scope.deadlineAt - Date.now()
+        ? setTimeout(scope.expireFirstByte, scope.firstByteTimeoutMs)
+        : undefined;
     try {
       return await this.dispatcher.request({
         origin: this.origin,
@@ -281,11 +295,13 @@ export class UpstreamClient {
         headers: accept === undefined ? this.headers : { ...this.headers, accept },
         body,
         signal: scope.signal,
-        headersTimeout: scope.firstByteTimeoutMs,
+        headersTimeout: 0,
         bodyTimeout: this.idleTimeoutMs,
       });
     } catch (error) {
       throw this.transportError(error, scope, model);
+    } finally {
+      if (firstByteTimer !== undefined) clearTimeout(firstByteTimer);
     }
   }
 
@@ -362,6 +378,15 @@ export class UpstreamClient {
       return new ProviderError({
         code: 'CANCELLED',
         message: `call to ${this.providerId} model "${model}" was cancelled by the caller`,
+        retryable: false,
+        providerId: this.providerId,
+        model,
+      });
+    }
+    if (scope.firstByteExpired()) {
+      return new ProviderError({
+        code: 'DEADLINE_EXCEEDED',
+        message: `${this.providerId} model "${model}" did not start answering within ${scope.firstByteTimeoutMs} ms; ${fixHint('DEADLINE_EXCEEDED')}`,
         retryable: false,
         providerId: this.providerId,
         model,

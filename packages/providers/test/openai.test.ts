@@ -202,9 +202,13 @@ describe('OpenAICompatibleProvider', () => {
 
   it('reports DEADLINE_EXCEEDED when no response header arrives within the first-byte timeout', async () => {
     await serve(() => {}, { firstByteTimeoutMs: 100, timeoutMs: 5_000 });
-    const error = await rejectionOf(provider.complete(call));
+    const started = Date.now();
+    const error = (await rejectionOf(provider.complete(call))) as ProviderError;
     expect(error).to.include({ code: 'DEADLINE_EXCEEDED' });
+    expect(error.message).to.include('did not start answering within 100 ms');
+    expect(Date.now() - started).to.be.below(1_000);
     expect(server.requests).to.have.length(1);
+    await server.abandoned;
   });
 
   it('reports INTERNAL for a body that is not JSON, without quoting it', async () => {
