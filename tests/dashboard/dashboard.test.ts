@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
-// tests/ is not a workspace package, so the embedded start is imported by path.
-import { loadEmbeddedConfig, startEmbedded, type Embedded } from '../../apps/cli/src/index.js';
+import { loadEmbeddedConfig, startEmbedded, type Embedded } from '@routeplex/cli';
 
 // The Insights dashboard, served by the embedded stack's facade, driven in Debian's Chromium against real
 // traffic: the page shows what the API returns, a rating changes the statistics, deletion resets them.
