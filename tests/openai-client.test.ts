@@ -21,9 +21,9 @@ describe('the official openai client against the real stack', function () {
     });
     expect(res.id).to.match(/^req_/);
     expect(res.choices[0]!.message.content).to.match(/simulated/i);
-    expect((res as unknown as { routing: { query_type: string } }).routing.query_type).to.equal(
-      'QUERY_TYPE_TRANSLATION',
-    );
+    const routing = (res as unknown as { routing: { query_type: string; auto_routed: boolean } }).routing;
+    expect(routing.auto_routed).to.equal(true);
+    expect(routing.query_type).to.match(/^QUERY_TYPE_[A-Z_]+$/);
     await stack.store.flush();
     expect(await stack.store.countEntries()).to.equal(before + 1);
   });
