@@ -1,4 +1,3 @@
-#!/usr/bin/env -S node --import tsx
 // The `routeplex` command: the embedded all-in-one start, account and key administration, development
 // JWTs, and the replay evaluator.
 import { parseArgs } from 'node:util';
