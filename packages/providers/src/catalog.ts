@@ -7,7 +7,7 @@ import { GEMINI_DEFAULT_BASE_URL, GeminiProvider } from './gemini.js';
 import { OPENAI_DEFAULT_BASE_URL, OpenAICompatibleProvider } from './openai.js';
 import { QUERY_TYPES, type QueryType } from './query-types.js';
 import { SimulatorProvider, type SimulatedProfile } from './simulator.js';
-import type { ChatProvider } from './types.js';
+import type { ChatMessage, ChatProvider } from './types.js';
 import type { HttpProviderOptions } from './upstream.js';
 
 export const PROVIDER_KINDS = ['openai', 'anthropic', 'gemini', 'simulator'] as const;
@@ -109,8 +109,8 @@ export interface LoadCatalogOptions {
   env: Record<string, string | undefined>;
   /** Simulator delay multiplier (0 in tests and benchmarks). Default 1. */
   latencyScale?: number;
-  /** Classifier the simulator uses to decide what kind of question it answers. */
-  classify?: (text: string) => QueryType;
+  /** Classifier the simulator uses to decide what kind of question it answers (pass the router's own). */
+  classify?: (messages: readonly ChatMessage[]) => QueryType;
   /** Timeouts, retry and pool settings applied to every HTTP provider. */
   http?: Omit<HttpProviderOptions, 'baseUrl' | 'apiKey' | 'id' | 'headers'>;
 }

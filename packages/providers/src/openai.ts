@@ -58,7 +58,7 @@ export class OpenAICompatibleProvider implements ChatProvider {
   }
 
   private requestBody(call: ChatCall, stream: boolean): string {
-    const body: Record<string, unknown> = { model: call.model, messages: call.messages };
+    const body: Record<string, unknown> = { model: call.model, messages: wireMessages(call.messages) };
     if (call.maxTokens !== undefined) body[this.maxTokensField] = call.maxTokens;
     if (call.temperature !== undefined) body.temperature = call.temperature;
     if (call.topP !== undefined) body.top_p = call.topP;
@@ -137,6 +137,17 @@ export class OpenAICompatibleProvider implements ChatProvider {
       },
     };
   }
+}
+
+/**
+ * The messages as sent. OpenAI-style servers reject a `tool` message without the tool_call_id this interface does not
+ * carry, so tool output is sent as a user turn (as the Anthropic and Gemini adapters do).
+ */
+function wireMessages(messages: ChatCall['messages']): ChatCall['messages'] {
+  let hasTool = false;
+  for (const message of messages) if (message.role === 'tool') hasTool = true;
+  if (!hasTool) return messages;
+  return messages.map((m) => (m.role === 'tool' ? { role: 'user', content: m.content } : m));
 }
 
 function firstChoice(json: unknown): unknown {

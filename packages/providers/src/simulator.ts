@@ -1,7 +1,7 @@
 import { ProviderError } from './errors.js';
 import type { QueryType } from './query-types.js';
 import { sleep } from './retry.js';
-import type { ChatCall, ChatChunk, ChatProvider, ChatResult, FinishReason } from './types.js';
+import type { ChatCall, ChatChunk, ChatMessage, ChatProvider, ChatResult, FinishReason } from './types.js';
 
 /** How a synthetic model behaves. Everything is drawn deterministically from a hash of the request. */
 export interface SimulatedProfile {
@@ -18,7 +18,7 @@ export interface SimulatedProfile {
   /**
    * An answer is good with probability `quality`; otherwise it has one defect: a refusal (this share of defects,
    * default 0.3), a truncation with finish reason `length` (`truncationRate`, default 0.3), or else an answer far
-   * too short or rambling without the structure its type calls for.
+   * too short and without the structure its type calls for.
    */
   refusalRate?: number;
   truncationRate?: number;
@@ -31,14 +31,14 @@ export interface SimulatorOptions {
   models: Record<string, SimulatedProfile>;
   /** Multiplies every simulated delay: 1 is the profile's latency, 0 answers at once (tests, benchmarks). */
   latencyScale?: number;
-  /** Query type of a user message; the router may pass its own classifier so both agree. */
-  classify?: (text: string) => QueryType;
+  /** Query type of the conversation; the router may pass its own classifier so that both agree. */
+  classify?: (messages: readonly ChatMessage[]) => QueryType;
   id?: string;
 }
 
 /**
- * Length of an adequate answer in tokens per query type, [low, high]: good simulated answers land inside, weak ones
- * mostly fall short and sometimes ramble past the top.
+ * Length of an adequate answer in tokens per query type, [low, high]: good simulated answers land inside (longer
+ * for better models), short defective ones far below.
  */
 export const EXPECTED_TOKENS: Record<QueryType, readonly [number, number]> = {
   code_algorithm: [200, 900],
@@ -96,13 +96,13 @@ export class SimulatorProvider implements ChatProvider {
   readonly id: string;
   private readonly models: Map<string, SimulatedProfile>;
   private readonly latencyScale: number;
-  private readonly classify: (text: string) => QueryType;
+  private readonly classify: (messages: readonly ChatMessage[]) => QueryType;
 
   constructor(options: SimulatorOptions) {
     this.id = options.id ?? 'simulator';
     this.models = new Map(Object.entries(options.models));
     this.latencyScale = options.latencyScale ?? 1;
-    this.classify = options.classify ?? guessQueryType;
+    this.classify = options.classify ?? ((messages) => guessQueryType(lastUserText(messages)));
     if (!(this.latencyScale >= 0)) throw new RangeError('latencyScale must be zero or more');
   }
 
@@ -139,7 +139,7 @@ export class SimulatorProvider implements ChatProvider {
 
   /** The query type this simulator assumes for a call (for tests and explanations). */
   queryTypeOf(call: ChatCall): QueryType {
-    return this.classify(lastUserText(call));
+    return this.classify(call.messages);
   }
 
   private simulate(call: ChatCall): Simulation {
@@ -173,7 +173,7 @@ export class SimulatorProvider implements ChatProvider {
     let body: string;
     let finishReason: FinishReason = 'stop';
     if (random() < quality) {
-      body = composeAnswer(type, 'good', profile.verbosity ?? 1, random);
+      body = composeAnswer(type, 'good', quality, profile.verbosity ?? 1, random);
     } else {
       const kind = random();
       const refusalShare = profile.refusalRate ?? 0.3;
@@ -181,11 +181,11 @@ export class SimulatorProvider implements ChatProvider {
       if (kind < refusalShare) {
         body = REFUSAL;
       } else if (kind < refusalShare + truncationShare) {
-        body = composeAnswer(type, 'good', profile.verbosity ?? 1, random);
+        body = composeAnswer(type, 'good', quality, profile.verbosity ?? 1, random);
         body = body.slice(0, Math.floor(body.length * (0.3 + 0.3 * random())));
         finishReason = 'length';
       } else {
-        body = composeAnswer(type, random() < 0.8 ? 'short' : 'rambling', profile.verbosity ?? 1, random);
+        body = composeAnswer(type, 'short', quality, profile.verbosity ?? 1, random);
       }
     }
     let text = prefix + body;
@@ -284,19 +284,22 @@ export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
+/**
+ * A good answer is longer the better the model (more substance, more list items, still inside the expected range);
+ * a short one is far below the range and lacks the structure its type calls for.
+ */
 function composeAnswer(
   type: QueryType,
-  shape: 'good' | 'short' | 'rambling',
+  shape: 'good' | 'short',
+  quality: number,
   verbosity: number,
   random: () => number,
 ): string {
   const [low, high] = EXPECTED_TOKENS[type];
   const tokens =
     shape === 'good'
-      ? low + (high - low) * (0.15 + 0.5 * random())
-      : shape === 'short'
-        ? low * (0.05 + 0.3 * random())
-        : high * (1.5 + random());
+      ? low + (high - low) * clamp01(0.1 + 0.7 * quality + 0.2 * (random() - 0.5))
+      : low * (0.05 + 0.3 * random());
   const words = Math.max(3, Math.round(tokens * verbosity * WORDS_PER_TOKEN));
   const structured = shape === 'good';
   if (CODE_TYPES.has(type)) return codeAnswer(words, structured, random);
@@ -379,12 +382,12 @@ function clamp01(x: number): number {
   return x < 0 ? 0 : x > 1 ? 1 : x;
 }
 
-function lastUserText(call: ChatCall): string {
-  for (let i = call.messages.length - 1; i >= 0; i--) {
-    const message = call.messages[i]!;
+function lastUserText(messages: readonly ChatMessage[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const message = messages[i]!;
     if (message.role === 'user') return message.content;
   }
-  return call.messages.at(-1)?.content ?? '';
+  return messages.at(-1)?.content ?? '';
 }
 
 /** FNV-1a over the model name, roles and contents: the seed of everything simulated for this request. */

@@ -87,6 +87,15 @@ describe('OpenAICompatibleProvider', () => {
     });
   });
 
+  it('sends tool output as a user turn (no tool_call_id to give)', async () => {
+    await serve((_req, res) => sendJson(res, 200, completion()));
+    await provider.complete({ ...call, messages: [...call.messages, { role: 'tool', content: '42' }] });
+    expect((server.requests[0]?.body as { messages: unknown[] }).messages.at(-1)).to.deep.equal({
+      role: 'user',
+      content: '42',
+    });
+  });
+
   it('uses max_completion_tokens when configured and sends no authorization without a key', async () => {
     await serve((_req, res) => sendJson(res, 200, completion()), {
       apiKey: undefined,

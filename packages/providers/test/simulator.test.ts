@@ -1,4 +1,7 @@
+import { classify, qualitySignals } from '@routeplex/scoring';
 import { expect } from 'chai';
+import { loadCatalog } from '../src/catalog.js';
+import { QUERY_TYPES, type QueryType } from '../src/query-types.js';
 import type { ProviderError } from '../src/errors.js';
 import {
   EXPECTED_TOKENS,
@@ -162,7 +165,71 @@ describe('SimulatorProvider', () => {
     expect(guessQueryType('Solve the equation 3x + 2 = 11')).to.equal('math');
     expect(guessQueryType('Write a haiku about rain')).to.equal('creative');
     expect(guessQueryType('hello there!')).to.equal('conversation');
-    const sim = new SimulatorProvider({ models: { m: strong }, classify: () => 'extraction' });
+    const sim = new SimulatorProvider({
+      models: { m: strong },
+      classify: (messages) => (messages.length > 0 ? 'extraction' : 'math'),
+    });
     expect(sim.queryTypeOf(codeCall('m', 1))).to.equal('extraction');
+  });
+});
+
+describe('shipped simulator models under the project heuristic scorer', () => {
+  // The embedded default must visibly learn: the router's own classifier and quality signals must see the shipped
+  // profiles' differences, so that better-suited models earn better statistics.
+  const prompts: Record<QueryType, string> = {
+    code_algorithm: 'Implement a function in python that merges two sorted lists',
+    code_debug: 'My code throws TypeError: undefined is not a function when I call map, how do I fix this bug?',
+    math: 'Solve the equation 3x + 7 = 22 for x',
+    reasoning: 'If all bloops are razzies and all razzies are lazzies, are all bloops lazzies? Explain the logic',
+    analysis: 'Compare the pros and cons of microservices versus a monolith',
+    creative: 'Write a poem about the autumn sea',
+    writing: 'Draft a cover letter for a junior developer job',
+    factual: 'What is the capital of Australia?',
+    summarization: 'Summarize the following article in three sentences: The city council met on Tuesday',
+    extraction: 'Extract all email addresses from this text: contact a@b.com',
+    translation: 'Translate into French: where is the train station?',
+    conversation: 'hey, how is your day going?',
+  };
+
+  const SAMPLES = 60;
+
+  it('scores the models in the order of their simulated quality, type by type', async () => {
+    const catalog = loadCatalog({ env: {}, latencyScale: 0, classify: (messages) => classify(messages).queryType });
+    const models = catalog.models().filter((m) => m.simulated);
+    let ordered = 0;
+    let pairs = 0;
+    for (const type of QUERY_TYPES) {
+      const means: number[] = [];
+      for (const model of models) {
+        let sum = 0;
+        for (let i = 0; i < SAMPLES; i++) {
+          const r = await catalog.provider(model.id).complete({
+            model: model.providerModel,
+            messages: [{ role: 'user', content: `${prompts[type]} (${i})` }],
+          });
+          sum += qualitySignals({
+            queryType: type,
+            responseText: r.text,
+            finishReason: r.finishReason,
+            promptTokens: r.usage.promptTokens,
+            completionTokens: r.usage.completionTokens,
+          }).score;
+        }
+        means.push(sum / SAMPLES);
+      }
+      const truth = models.map((m) => m.simulation!.quality[type]!);
+      const best = truth.indexOf(Math.max(...truth));
+      const worst = truth.indexOf(Math.min(...truth));
+      expect(means[best]! - means[worst]!, `${type}: best vs worst model`).to.be.greaterThan(0.1);
+      for (let a = 0; a < models.length; a++) {
+        for (let b = 0; b < models.length; b++) {
+          if (truth[a]! - truth[b]! < 0.15) continue;
+          pairs++;
+          if (means[a]! > means[b]!) ordered++;
+        }
+      }
+    }
+    expect(ordered / pairs).to.be.at.least(0.9);
+    await catalog.close();
   });
 });
