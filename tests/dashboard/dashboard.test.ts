@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { loadEmbeddedConfig, startEmbedded, type Embedded } from '@routeplex/cli';
 
@@ -42,6 +42,11 @@ const PROMPTS = [
   'Write a Python function that checks whether a string is a palindrome.',
   'Why does my JavaScript code throw TypeError: cannot read properties of undefined (reading "map")?',
 ];
+
+// The page's own formatter, to compare displayed figures with the API's numbers.
+const format = (await import(pathToFileURL(join(REPO, 'services/gateway/static/dashboard/format.js')).href)) as {
+  formatLatency(ms: unknown): string;
+};
 
 interface Json {
   [key: string]: unknown;
@@ -203,6 +208,24 @@ describe('Insights dashboard (embedded stack, Debian Chromium)', function () {
         expected.map((s) => [s.model, String(Number(s.request_count)), String(Number(s.rating_count))]),
       );
     }
+    // A period shows the exact counts of that window, as the API computes them.
+    const recent = (await api('GET', '/api/v1/insights/models?time_window=86400s')).model_stats as Json[];
+    await page.getByLabel('Period').selectOption({ label: 'Last 24 hours' });
+    await page.locator('#performance:not([aria-busy])').waitFor();
+    const recentType = recent[0]!.query_type as string;
+    await select.selectOption(recentType);
+    const recentShown = await page
+      .locator('#perf-table tbody tr')
+      .evaluateAll((rows) =>
+        rows.map((row) => [row.getAttribute('data-model'), row.children[2]?.textContent, row.children[5]?.textContent]),
+      );
+    expect(recentShown).to.deep.equal(
+      recent
+        .filter((s) => s.query_type === recentType)
+        .map((s) => [s.model, String(Number(s.request_count)), format.formatLatency(s.latency_p50_ms)]),
+    );
+    await page.getByLabel('Period').selectOption({ label: 'All history (recent weighs more)' });
+
     // The charts were drawn and describe their numbers for screen readers.
     const qualityLabel = await page.locator('#chart-quality').getAttribute('aria-label');
     expect(qualityLabel).to.match(/^Average quality, .+: .+ \d\.\d\d/);

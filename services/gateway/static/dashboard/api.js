@@ -92,8 +92,11 @@ export class ApiClient {
     return this.call('GET', '/api/v1/insights/learning');
   }
 
-  listModelStats() {
-    return this.call('GET', '/api/v1/insights/models');
+  /** @param {number | undefined} timeWindowSeconds only requests this recent (exact counts); all history when unset */
+  listModelStats(timeWindowSeconds) {
+    if (!timeWindowSeconds) return this.call('GET', '/api/v1/insights/models');
+    const query = new URLSearchParams({ time_window: `${timeWindowSeconds}s` });
+    return this.call('GET', `/api/v1/insights/models?${query}`);
   }
 
   listRecommendations() {

@@ -39,6 +39,8 @@ const state = {
   pageTokens: [''],
   pageIndex: 0,
   perfType: undefined,
+  // Seconds of the Model performance period; 0 for all (decayed) history.
+  perfWindow: 0,
   busy: false,
 };
 
@@ -123,6 +125,8 @@ function signOut(message) {
   state.modelStats = [];
   state.recommendations = [];
   state.requests = [];
+  state.perfWindow = 0;
+  $('perf-window').value = '';
   charts.destroyAll();
   $('dashboard').hidden = true;
   $('session').hidden = true;
@@ -157,7 +161,7 @@ async function loadAll() {
   const client = state.client;
   const [learning, models, recommendations, requests] = await Promise.all([
     client.getLearning(),
-    client.listModelStats(),
+    client.listModelStats(state.perfWindow),
     client.listRecommendations(),
     client.listRequests(PAGE_SIZE, state.pageTokens[state.pageIndex]),
   ]);
@@ -197,7 +201,8 @@ function renderSummary() {
   $('fig-total').textContent = formatCount(influence.total_requests);
   $('fig-classified').textContent = formatPercent(influence.classified_fraction);
   $('fig-changed').textContent = formatPercent(influence.personal_changed_fraction);
-  const ratings = state.modelStats.reduce((sum, row) => sum + toNumber(row.rating_count), 0);
+  // Whole history, whatever period the Model performance section shows.
+  const ratings = (state.learning?.model_stats ?? []).reduce((sum, row) => sum + toNumber(row.rating_count), 0);
   $('fig-ratings').textContent = formatCount(ratings);
   const computed = formatTime(state.learning?.compute_time);
   $('computed-at').textContent = computed ? `Computed ${computed}.` : '';
@@ -212,9 +217,19 @@ function renderPerformance() {
   }
   const types = [...byType.keys()].sort((a, b) => queryTypeRank(a) - queryTypeRank(b));
   const empty = types.length === 0;
-  $('perf-empty').hidden = !empty;
+  const emptyBox = $('perf-empty');
+  emptyBox.hidden = !empty;
+  if (empty && state.perfWindow > 0) {
+    emptyBox.textContent = 'No request in this period: choose a longer one.';
+  } else if (empty) {
+    emptyBox.replaceChildren(
+      'No model statistics yet. Send chat completions with the model ',
+      el('code', {}, 'routeplex-ai'),
+      ' and they appear here.',
+    );
+  }
   $('perf-body').hidden = empty;
-  $('perf-controls').hidden = empty;
+  $('perf-type-group').hidden = empty;
   const select = $('perf-type');
   if (!types.includes(state.perfType)) {
     // Start with the query type that has the most requests.
@@ -520,6 +535,20 @@ function wire() {
       await loadAll();
       render();
       setStatus('Refreshed.');
+    }),
+  );
+  $('perf-window').addEventListener('change', (event) =>
+    guarded(async () => {
+      const section = $('performance');
+      section.setAttribute('aria-busy', 'true');
+      try {
+        state.perfWindow = Number(event.target.value) || 0;
+        const models = await state.client.listModelStats(state.perfWindow);
+        state.modelStats = models.model_stats ?? [];
+        renderPerformance();
+      } finally {
+        section.removeAttribute('aria-busy');
+      }
     }),
   );
   $('perf-type').addEventListener('change', (event) => {
