@@ -1,7 +1,7 @@
 import type { QualityEstimate } from './blend.js';
 import { blendQuality, personalWeight as weightOf, stageFor } from './blend.js';
 import type { CellSums, CellView, GlobalCellSums } from './cells.js';
-import { isGlobalCellUsable, readCell } from './cells.js';
+import { epochScale, isGlobalCellUsable, readCellScaled } from './cells.js';
 import type { ScoringConfig } from './config.js';
 import { defaultScoringConfig } from './config.js';
 import type { CandidateRejection } from './errors.js';
@@ -149,6 +149,7 @@ export function decide(input: DecideInput): Decision {
   const rejected: CandidateRejection[] = [];
   const work: Work[] = [];
   let personalTotal = 0;
+  const decay = 1 / epochScale(input.nowMs, cfg);
 
   for (const c of input.candidates) {
     if (cons.allowedModels && !hasIn(cons.allowedModels, c.id)) {
@@ -169,7 +170,7 @@ export function decide(input: DecideInput): Decision {
       continue;
     }
     if (cons.requiredCapabilities) {
-      const missing = cons.requiredCapabilities.filter((cap) => !(c.capabilities ?? []).includes(cap));
+      const missing = missingCapabilities(cons.requiredCapabilities, c.capabilities);
       if (missing.length > 0) {
         rejected.push({ model: c.id, reason: 'missing_capability', detail: `lacks ${missing.join(', ')}` });
         continue;
@@ -177,18 +178,11 @@ export function decide(input: DecideInput): Decision {
     }
     const pCell = lookup(input.personal, c.id);
     const gCell = lookup(input.global, c.id);
-    const p: CellView | undefined = pCell ? readCell(pCell, input.nowMs, cfg) : undefined;
+    const p: CellView | undefined = pCell ? readCellScaled(pCell, decay, false) : undefined;
     const g: CellView | undefined =
-      gCell && isGlobalCellUsable(gCell, cfg) ? readCell(gCell, input.nowMs, cfg) : undefined;
+      gCell && isGlobalCellUsable(gCell, cfg) ? readCellScaled(gCell, decay, false) : undefined;
     const catalogCost = catalogCostUsd(c, input.promptTokens, completion);
-    const cost = blendObserved(
-      catalogCost,
-      p,
-      g,
-      (v) => v.avgCostUsd,
-      (v) => v.requests + v.failures,
-      cfg.catalogCostStrength,
-    );
+    const cost = blendObserved(catalogCost, p, g, OBSERVED_COST, cfg.catalogCostStrength);
     if (cons.maxCostUsd !== undefined && cost > cons.maxCostUsd) {
       rejected.push({
         model: c.id,
@@ -197,26 +191,12 @@ export function decide(input: DecideInput): Decision {
       });
       continue;
     }
-    const latency = blendObserved(
-      c.typicalLatencyMs ?? 2000,
-      p,
-      g,
-      (v) => v.p50LatencyMs,
-      (v) => v.requests,
-      cfg.catalogCostStrength,
-    );
-    const failureRate = blendObserved(
-      0,
-      p,
-      g,
-      (v) => v.failureRate,
-      (v) => v.requests + v.failures,
-      cfg.catalogCostStrength,
-    );
+    const latency = blendObserved(c.typicalLatencyMs ?? 2000, p, g, OBSERVED_LATENCY, cfg.catalogCostStrength);
+    const failureRate = blendObserved(0, p, g, OBSERVED_FAILURE, cfg.catalogCostStrength);
     const gPool = lookup(input.pooled?.global, c.id);
     const pPool = lookup(input.pooled?.personal, c.id);
     const poolCell = gPool && isGlobalCellUsable(gPool, cfg) ? gPool : pPool;
-    const pool: CellView | undefined = poolCell ? readCell(poolCell, input.nowMs, cfg) : undefined;
+    const pool: CellView | undefined = poolCell ? readCellScaled(poolCell, decay, false, false) : undefined;
     const prior = priorQualityOf(c, input.queryType);
     const est = blendQuality(prior, p, g, cfg, pool);
     if (poolCell !== undefined && poolCell === pPool) {
@@ -232,14 +212,20 @@ export function decide(input: DecideInput): Decision {
   for (const w of work) w.z = normal(input.rng);
 
   const lambdas = cfg.lambdas[input.preference];
-  const normCost = logNormaliser(
-    work.map((w) => w.cost),
-    MIN_COST_SPAN,
-  );
-  const normLat = logNormaliser(
-    work.map((w) => w.latency),
-    MIN_LATENCY_SPAN,
-  );
+  let loCost = Infinity;
+  let hiCost = -Infinity;
+  let loLat = Infinity;
+  let hiLat = -Infinity;
+  for (let i = 0; i < work.length; i++) {
+    const lc = safeLog(work[i]!.cost);
+    const ll = safeLog(work[i]!.latency);
+    if (lc < loCost) loCost = lc;
+    if (lc > hiCost) hiCost = lc;
+    if (ll < loLat) loLat = ll;
+    if (ll > hiLat) hiLat = ll;
+  }
+  const spanCost = Math.max(hiCost - loCost, MIN_COST_SPAN);
+  const spanLat = Math.max(hiLat - loLat, MIN_LATENCY_SPAN);
   const scale = cfg.exploration.scale;
   const scored: ScoredCandidate[] = [];
   let bestIdx = 0;
@@ -248,8 +234,9 @@ export function decide(input: DecideInput): Decision {
   let bestGlobalU = -Infinity;
   for (let i = 0; i < work.length; i++) {
     const w = work[i]!;
-    const penalty =
-      lambdas.cost * normCost(w.cost) + lambdas.latency * normLat(w.latency) + lambdas.failure * w.failureRate;
+    const normCost = (safeLog(w.cost) - loCost) / spanCost;
+    const normLat = (safeLog(w.latency) - loLat) / spanLat;
+    const penalty = lambdas.cost * normCost + lambdas.latency * normLat + lambdas.failure * w.failureRate;
     const sd = Math.sqrt(w.est.variance);
     const sampled = w.est.mean + scale * sd * w.z - penalty;
     const sampledGlobal = w.est.globalMean + scale * Math.sqrt(w.est.globalVariance) * w.z - penalty;
@@ -275,10 +262,11 @@ export function decide(input: DecideInput): Decision {
       evidence: w.est.evidence,
     });
   }
-  const ranked = scored
-    .map((s, i) => ({ s, i }))
-    .sort((a, b) => b.s.sampledUtility - a.s.sampledUtility || a.i - b.i)
-    .map((x) => x.s.model);
+  const order: number[] = [];
+  for (let i = 0; i < scored.length; i++) order.push(i);
+  order.sort(byUtility(scored));
+  const ranked: string[] = [];
+  for (const i of order) ranked.push(scored[i]!.model);
   // Decision-level weight: the account's evidence for this type across its candidates.
   const pw = weightOf(personalTotal, cfg);
   return {
@@ -293,46 +281,67 @@ export function decide(input: DecideInput): Decision {
   };
 }
 
-/** Observed average blended with a catalog estimate worth `strength` pseudo-observations. Personal first, then global. */
+const OBSERVED_COST = 0;
+const OBSERVED_LATENCY = 1;
+const OBSERVED_FAILURE = 2;
+type Observed = typeof OBSERVED_COST | typeof OBSERVED_LATENCY | typeof OBSERVED_FAILURE;
+
+function observedValue(v: CellView, what: Observed): number | undefined {
+  return what === OBSERVED_COST ? v.avgCostUsd : what === OBSERVED_LATENCY ? v.p50LatencyMs : v.failureRate;
+}
+
+function observedCount(v: CellView, what: Observed): number {
+  return what === OBSERVED_LATENCY ? v.requests : v.requests + v.failures;
+}
+
+/** Observed average blended with a catalog estimate worth `strength` pseudo-observations (personal and global cells). */
 function blendObserved(
   catalog: number,
   p: CellView | undefined,
   g: CellView | undefined,
-  value: (v: CellView) => number | undefined,
-  count: (v: CellView) => number,
+  what: Observed,
   strength: number,
 ): number {
   let num = catalog * strength;
   let den = strength;
-  for (const v of [p, g]) {
-    if (!v) continue;
-    const x = value(v);
-    const n = count(v);
-    if (x === undefined || !(n > 0)) continue;
-    num += x * n;
-    den += n;
+  if (p) {
+    const x = observedValue(p, what);
+    const n = observedCount(p, what);
+    if (x !== undefined && n > 0) {
+      num += x * n;
+      den += n;
+    }
+  }
+  if (g) {
+    const x = observedValue(g, what);
+    const n = observedCount(g, what);
+    if (x !== undefined && n > 0) {
+      num += x * n;
+      den += n;
+    }
   }
   return den > 0 ? num / den : catalog;
 }
 
 /**
- * Costs and latencies are compared on a log scale from the cheapest (fastest) candidate, over at
- * least two orders of magnitude of cost and one of latency, so that negligible differences between
- * similar models are not blown up to the full penalty.
+ * Costs and latencies are normalised to [0, 1] on a log scale from the cheapest (fastest) candidate,
+ * over at least two orders of magnitude of cost and one of latency, so that negligible differences
+ * between similar models are not blown up to the full penalty.
  */
 const MIN_COST_SPAN = Math.log(100);
 const MIN_LATENCY_SPAN = Math.log(10);
 
-/** Map values to [0, 1] on a log scale from the smallest, over max(actual span, minSpan). */
-function logNormaliser(values: number[], minSpan: number): (v: number) => number {
-  const floor = 1e-9;
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of values) {
-    const l = Math.log(Math.max(v, floor));
-    if (l < lo) lo = l;
-    if (l > hi) hi = l;
-  }
-  const span = Math.max(hi - lo, minSpan);
-  return (v) => (Math.log(Math.max(v, floor)) - lo) / span;
+/** Best sampled utility first; ties keep candidate order (stable). */
+function byUtility(scored: readonly ScoredCandidate[]): (a: number, b: number) => number {
+  return (a, b) => scored[b]!.sampledUtility - scored[a]!.sampledUtility || a - b;
+}
+
+function missingCapabilities(required: readonly string[], has: readonly string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const cap of required) if (!has || !has.includes(cap)) out.push(cap);
+  return out;
+}
+
+function safeLog(v: number): number {
+  return Math.log(v > 1e-9 ? v : 1e-9);
 }

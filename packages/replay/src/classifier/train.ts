@@ -14,9 +14,9 @@ export interface TrainOptions {
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
-  epochs: 30,
-  learningRate: 0.5,
-  l2: 1e-5,
+  epochs: 60,
+  learningRate: 0.3,
+  l2: 1e-4,
   minDocFreq: 2,
   balance: 0.5,
   seed: 7,

@@ -78,6 +78,10 @@ export function focusText(messages: readonly ChatMessage[]): { main: string; con
   return { main, context: context.slice(0, CONTEXT_CHARS) };
 }
 
+const SEED_HEAD = 0x3b9aca07;
+/** The first words usually carry the ask ("write", "explain", "translate"): they get a positional copy. */
+const HEAD_WORDS = 12;
+
 function wordFeatures(text: string, seed: number, out: FeatureBuffer, withBigrams: boolean): number {
   let h = seed;
   let inWord = false;
@@ -91,6 +95,7 @@ function wordFeatures(text: string, seed: number, out: FeatureBuffer, withBigram
     } else if (inWord) {
       const w = finalize(h);
       out.push(w & MASK);
+      if (withBigrams && words < HEAD_WORDS) out.push(finalize(mix(SEED_HEAD, w)) & MASK);
       if (withBigrams && prev !== 0) out.push(finalize(mix(mix(SEED_BIGRAM, prev), w)) & MASK);
       prev = w;
       inWord = false;
@@ -101,7 +106,8 @@ function wordFeatures(text: string, seed: number, out: FeatureBuffer, withBigram
 }
 
 function charFeatures(text: string, out: FeatureBuffer): void {
-  // Rolling window of four characters; runs of whitespace collapse to one space.
+  // Rolling window of four characters hashed as a polynomial (one finalisation per position);
+  // runs of whitespace collapse to one space and all digits look alike.
   let c1 = 32,
     c2 = 32,
     c3 = 32;
@@ -109,8 +115,9 @@ function charFeatures(text: string, out: FeatureBuffer): void {
     let c = text.charCodeAt(i);
     if (c === 9 || c === 10 || c === 13) c = 32;
     if (c === 32 && c3 === 32) continue;
-    if (c >= 48 && c <= 57) c = 48; // all digits alike
-    out.push(finalize(mix(mix(mix(mix(SEED_CHAR, c1), c2), c3), c)) & MASK);
+    if (c >= 48 && c <= 57) c = 48;
+    const h = (Math.imul(c1, 0x1000193) + Math.imul(c2, 0x3c6ef35f) + Math.imul(c3, 0x9e3779b1) + c + SEED_CHAR) | 0;
+    out.push(finalize(h) & MASK);
     c1 = c2;
     c2 = c3;
     c3 = c;

@@ -1,0 +1,32 @@
+/**
+ * Evaluate the query-type classifier; prints accuracy, per-type precision/recall and the confusion matrix.
+ *   --file F.jsonl   evaluate the committed model on a labelled file ({"prompt", "expected"} a line)
+ *   (default)        held-out evaluation: k-fold cross-validation over the committed labelled set,
+ *                    reported overall and per source (own prompts, mt-bench, arena-bench-v1)
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { classify } from '@routeplex/scoring';
+import { DEFAULT_SHARED_DATA_DIR, loadAllLabelled, loadEvalFile } from './dataset.js';
+import { crossValidate } from './crossval.js';
+import { evaluatePredictions, formatReport } from './metrics.js';
+
+const { values } = parseArgs({
+  options: { file: { type: 'string' }, shared: { type: 'string' }, folds: { type: 'string', default: '5' } },
+});
+
+if (values.file) {
+  const examples = loadEvalFile(resolve(values.file));
+  const report = evaluatePredictions(
+    examples.map((e) => ({ expected: e.expected, predicted: classify(e.messages).queryType })),
+  );
+  console.log(formatReport(`committed model on ${values.file}`, report));
+} else {
+  const examples = loadAllLabelled(values.shared ? resolve(values.shared) : DEFAULT_SHARED_DATA_DIR);
+  const cv = crossValidate(examples, Number(values.folds));
+  for (const source of [undefined, 'own', 'mt-bench', 'arena-bench-v1'] as const) {
+    const rows = cv.filter((r) => source === undefined || r.example.source === source);
+    const report = evaluatePredictions(rows.map((r) => ({ expected: r.example.expected, predicted: r.predicted })));
+    console.log(formatReport(`${values.folds}-fold held-out: ${source ?? 'all labelled prompts'}`, report) + '\n');
+  }
+}

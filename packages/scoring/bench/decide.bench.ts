@@ -1,0 +1,73 @@
+/**
+ * Decision micro-benchmark: decide() over 15 candidates with personal, global and pooled cells
+ * (classification excluded). Prints p50/p99/mean in microseconds over many timed calls after warm-up.
+ * Run: pnpm exec tsx packages/scoring/bench/decide.bench.ts
+ */
+import type { CandidateModel, CellSums, GlobalCellSums } from '../src/index.js';
+import {
+  addCells,
+  contributionCell,
+  decide,
+  defaultScoringConfig as cfg,
+  emptyCell,
+  mulberry32,
+} from '../src/index.js';
+
+const NOW = Date.UTC(2026, 6, 1);
+const rng = mulberry32(1);
+const candidates: CandidateModel[] = Array.from({ length: 15 }, (_, i) => ({
+  id: `model-${i}`,
+  provider: `provider-${i % 5}`,
+  inputPerMTok: 0.1 * (i + 1) ** 1.5,
+  outputPerMTok: 0.3 * (i + 1) ** 1.5,
+  contextWindow: 32_000 + i * 8000,
+  capabilities: i % 2 ? ['tools'] : ['tools', 'vision'],
+  priorQuality: { code_algorithm: 0.4 + i * 0.03 },
+  typicalLatencyMs: 500 + i * 200,
+}));
+
+function cell(n: number): CellSums {
+  let c = emptyCell();
+  for (let i = 0; i < n; i++)
+    c = addCells(
+      c,
+      contributionCell(
+        { quality: rng(), atMs: NOW - i * 3_600_000, latencyMs: 200 + rng() * 5000, costUsd: rng() * 0.01 },
+        cfg,
+      ),
+    );
+  return c;
+}
+const personal = new Map(candidates.map((c) => [c.id, cell(20)]));
+const global = new Map<string, GlobalCellSums>(candidates.map((c) => [c.id, { ...cell(50), contributors: 12 }]));
+const pooledGlobal = new Map<string, GlobalCellSums>(candidates.map((c) => [c.id, { ...cell(80), contributors: 40 }]));
+const input = {
+  candidates,
+  queryType: 'code_algorithm' as const,
+  promptTokens: 800,
+  preference: 'balanced' as const,
+  constraints: { requiredCapabilities: ['tools'], maxCostUsd: 1, unhealthy: new Set<string>() },
+  personal,
+  global,
+  pooled: { global: pooledGlobal },
+  config: cfg,
+  nowMs: NOW,
+  rng,
+};
+
+const WARMUP = 20_000;
+const RUNS = 200_000;
+let sink = 0;
+for (let i = 0; i < WARMUP; i++) sink += decide(input).personalWeight;
+const times = new Float64Array(RUNS);
+for (let i = 0; i < RUNS; i++) {
+  const t0 = process.hrtime.bigint();
+  sink += decide(input).personalWeight;
+  times[i] = Number(process.hrtime.bigint() - t0) / 1000;
+}
+times.sort();
+const q = (p: number) => times[Math.min(RUNS - 1, Math.floor(p * RUNS))]!;
+const mean = times.reduce((s, v) => s + v, 0) / RUNS;
+console.log(
+  `decide(), 15 candidates, ${RUNS} calls: p50 ${q(0.5).toFixed(1)} us, p99 ${q(0.99).toFixed(1)} us, p99.9 ${q(0.999).toFixed(1)} us, mean ${mean.toFixed(1)} us (checksum ${sink.toFixed(0)})`,
+);
