@@ -15,6 +15,6 @@ describe('classifier metrics', () => {
     expect(math.recall).to.equal(0.5);
     expect(r.perType.find((t) => t.type === 'translation')!.recall).to.equal(undefined);
     expect(r.confusion.math.reasoning).to.equal(1);
-    expect(formatReport('t', r)).to.match(/accuracy  50\.0% \(2\/4\)/);
+    expect(formatReport('t', r)).to.match(/accuracy {2}50\.0% \(2\/4\)/);
   });
 });
