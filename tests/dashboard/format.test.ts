@@ -87,6 +87,9 @@ describe('dashboard format helpers (services/gateway/static/dashboard/format.js)
     expect(f.formatCost(0)).to.equal('$0');
     expect(f.formatCost(0.000123456)).to.equal('$0.000123');
     expect(f.formatCost(0.0021)).to.equal('$0.0021');
+    expect(f.formatCost(0.0123456)).to.equal('$0.0123');
+    expect(f.formatCost(0.5)).to.equal('$0.5');
+    expect(f.formatCost(0.0000002)).to.equal('<$0.000001');
     expect(f.formatCost(1.987)).to.equal('$1.99');
   });
 

@@ -139,13 +139,15 @@ export function formatLatency(ms) {
 }
 
 /**
- * US dollars with enough digits for tiny per-request costs: $0 for zero, three significant digits below
- * one cent ($0.000123), two decimals above.
+ * US dollars with enough digits for tiny per-request costs: $0 for zero, three significant digits below one
+ * dollar ($0.000123, $0.0123), two decimals from one dollar on ($1.99).
  */
 export function formatCost(usd) {
   const n = toNumber(usd);
   if (n === 0) return '$0';
-  if (Math.abs(n) >= 0.01) return `$${n.toFixed(2)}`;
+  if (Math.abs(n) >= 1) return `$${n.toFixed(2)}`;
+  // toPrecision switches to exponent notation below 1e-6.
+  if (Math.abs(n) < 0.000001) return n > 0 ? '<$0.000001' : '>\u2212$0.000001';
   return `$${n.toPrecision(3).replace(/0+$/, '').replace(/\.$/, '')}`;
 }
 
