@@ -29,6 +29,7 @@ export async function startTestStack(
     GATEWAY_PORT: '0',
     ROUTEPLEX_SIM_LATENCY_SCALE: '0',
     ROUTEPLEX_BATCH_MAX_DELAY_MS: '5',
+    ROUTEPLEX_GATEWAY_MODE: 'inline',
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...options.env,
   });

@@ -1,4 +1,6 @@
+import { fork } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Authenticator, authConfigFrom, createLogger, type Logger } from '@routeplex/platform';
@@ -9,6 +11,8 @@ import { startRouterService } from '@routeplex/router';
 import { startFeedbackService } from '@routeplex/feedback';
 import { startInsightsService } from '@routeplex/insights';
 import { createGateway, DASHBOARD_DIR, DASHBOARD_PREFIX } from '@routeplex/gateway';
+
+const GATEWAY_MAIN = fileURLToPath(import.meta.resolve('@routeplex/gateway/main'));
 import type { EmbeddedConfig } from './config.js';
 
 export interface EmbeddedSecrets {
@@ -107,19 +111,23 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     retentionDays: config.ROUTEPLEX_RATING_RETENTION_DAYS,
   });
   const insights = await startInsightsService({ ...shared, port: config.INSIGHTS_GRPC_PORT, catalog });
-  const gateway = await createGateway({
-    host: config.GATEWAY_HOST,
-    port: config.GATEWAY_PORT,
-    backends: {
-      'routeplex.router.v1.RouterService': `${host}:${router.port}`,
-      'routeplex.feedback.v1.FeedbackService': `${host}:${feedback.port}`,
-      'routeplex.insights.v1.InsightsService': `${host}:${insights.port}`,
-    },
-    bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
-    staticDir: DASHBOARD_DIR,
-    staticPrefix: DASHBOARD_PREFIX,
-    logger,
-  });
+  const backends = {
+    'routeplex.router.v1.RouterService': `${host}:${router.port}`,
+    'routeplex.feedback.v1.FeedbackService': `${host}:${feedback.port}`,
+    'routeplex.insights.v1.InsightsService': `${host}:${insights.port}`,
+  };
+  const gateway =
+    config.ROUTEPLEX_GATEWAY_MODE === 'inline'
+      ? await createGateway({
+          host: config.GATEWAY_HOST,
+          port: config.GATEWAY_PORT,
+          backends,
+          bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
+          staticDir: DASHBOARD_DIR,
+          staticPrefix: DASHBOARD_PREFIX,
+          logger,
+        })
+      : await spawnGateway(config, backends);
   let closed = false;
   return {
     store,
@@ -136,6 +144,43 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       await store.close(); // flushes pending entries first
       await Promise.all(catalog.providers().map((p) => p.close()));
     },
+  };
+}
+
+/**
+ * The facade in a child process: it needs no store, and HTTP parsing and JSON transcoding then run on a
+ * second core instead of competing with routing and the embedded database.
+ */
+async function spawnGateway(config: EmbeddedConfig, backends: Record<string, string>) {
+  const child = fork(GATEWAY_MAIN, [], {
+    execArgv: ['--import', 'tsx'],
+    env: {
+      ...process.env,
+      GATEWAY_HOST: config.GATEWAY_HOST,
+      GATEWAY_PORT: String(config.GATEWAY_PORT),
+      GATEWAY_BODY_LIMIT_BYTES: String(config.GATEWAY_BODY_LIMIT_BYTES),
+      ROUTER_ADDRESS: backends['routeplex.router.v1.RouterService'],
+      FEEDBACK_ADDRESS: backends['routeplex.feedback.v1.FeedbackService'],
+      INSIGHTS_ADDRESS: backends['routeplex.insights.v1.InsightsService'],
+      ROUTEPLEX_LOG_LEVEL: config.ROUTEPLEX_LOG_LEVEL,
+    },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (m: { listening?: string }) =>
+      m.listening ? resolve(m.listening) : reject(new Error('gateway failed')),
+    );
+    child.once('exit', (code) => reject(new Error(`the REST facade exited with code ${code} before listening`)));
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }
 

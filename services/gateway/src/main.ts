@@ -39,6 +39,11 @@ const gateway = await createGateway({
   logger,
 });
 logger.info({ url: gateway.url }, 'REST facade listening');
+// Started by the embedded command as a child process: tell the parent where it listens, and stop with it.
+if (process.send) {
+  process.send({ listening: gateway.url });
+  process.once('disconnect', () => void shutdown());
+}
 
 process.once('SIGTERM', () => void shutdown());
 process.once('SIGINT', () => void shutdown());
