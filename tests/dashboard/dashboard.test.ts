@@ -40,6 +40,8 @@ const PROMPTS = [
   'What is the capital of Australia and when was it founded?',
   'Summarize in two sentences: the committee met on Monday, reviewed the budget, approved two projects and postponed the third until more data is available.',
   'Write a Python function that checks whether a string is a palindrome.',
+  'Write a JavaScript function that sorts an array of objects by a given key.',
+  'Implement a queue using two stacks in Java.',
   'Why does my JavaScript code throw TypeError: cannot read properties of undefined (reading "map")?',
 ];
 
@@ -234,6 +236,18 @@ describe('Insights dashboard (embedded stack, Debian Chromium)', function () {
     const stageCells = await page.locator('#stage-table tbody td:nth-child(2)').allTextContents();
     expect(stageCells.length).to.be.greaterThan(0);
     for (const cell of stageCells) expect(cell).to.be.oneOf(['Cold start', 'Warming up', 'Established']);
+
+    // Recommendations with their evidence, in the API's order (several code requests and no rating yet earn at
+    // least a "rate more" suggestion).
+    const recs = (await api('GET', '/api/v1/insights/recommendations')).recommendations as Json[];
+    expect(recs.length).to.be.greaterThan(0);
+    const items = page.locator('#rec-list > li');
+    expect(await items.count()).to.equal(recs.length);
+    for (let i = 0; i < recs.length; i++) {
+      expect(await text(items.nth(i).locator('p').first())).to.equal(recs[i]!.message);
+      expect(await text(items.nth(i).locator('.kind'))).not.to.match(/RECOMMENDATION_KIND|_/);
+      expect(await text(items.nth(i).locator('.evidence'))).to.match(/^Evidence: \d+ requests?\b/);
+    }
 
     // Recent requests: the API's newest page, metadata only (no prompt text anywhere on the page).
     const listed = (await api('GET', '/api/v1/insights/requests?page_size=10')).requests as Json[];

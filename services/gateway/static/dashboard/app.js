@@ -419,8 +419,8 @@ function evidenceText(e) {
   if (sample > 0) {
     parts.push(
       baseline > 0
-        ? `Evidence: ${formatCount(sample)} requests against ${formatCount(baseline)}`
-        : `Evidence: ${formatCount(sample)} requests`,
+        ? `Evidence: ${formatCountOf(sample, 'request')} against ${formatCount(baseline)}`
+        : `Evidence: ${formatCountOf(sample, 'request')}`,
     );
   }
   if (toNumber(e.quality_difference) !== 0 || toNumber(e.interval_low) !== 0 || toNumber(e.interval_high) !== 0) {
