@@ -44,18 +44,33 @@ interface Level {
  * and grows monotonically with evidence at any level, so the posterior variance sigma^2 / evidence
  * only shrinks.
  */
+/**
+ * The quality evidence of one cell, all doubles (NaN when absent) so that the decision path keeps
+ * them unboxed.
+ */
+export interface QualityEvidence {
+  n: number;
+  mean: number;
+  variance: number;
+}
+
+export function evidenceOf(view: CellView | undefined): QualityEvidence | undefined {
+  if (!view || view.mean === undefined) return undefined;
+  return { n: view.n, mean: view.mean, variance: view.variance ?? Number.NaN };
+}
+
 function shrink(
   parent: Level,
-  view: CellView | undefined,
+  view: QualityEvidence | undefined,
   k: number,
   cfg: Pick<ScoringConfig, 'globalPriorStrength' | 'exploration'>,
 ): Level {
-  const n = view && view.mean !== undefined ? view.n : 0;
+  const n = view !== undefined && view.mean === view.mean ? view.n : 0; // mean === mean: not NaN
   if (!(n > 0)) return parent;
   const borrowed = Math.min(k, parent.evidence);
-  const v = pooledVariance(view, n, cfg);
+  const v = pooledVariance(view!.variance, n, cfg);
   return {
-    mean: (n * view!.mean! + k * parent.mean) / (n + k),
+    mean: (n * view!.mean + k * parent.mean) / (n + k),
     sigma2: (n * v + borrowed * parent.sigma2) / (n + borrowed),
     evidence: Math.max(parent.evidence, n + borrowed),
   };
@@ -74,6 +89,17 @@ export function blendQuality(
   cfg: Pick<ScoringConfig, 'priorStrength' | 'globalPriorStrength' | 'typePoolStrength' | 'exploration'>,
   pooled?: CellView | undefined,
 ): QualityEstimate {
+  return blendEvidence(prior, evidenceOf(personal), evidenceOf(global), cfg, evidenceOf(pooled));
+}
+
+/** blendQuality on quality evidence (the decision path's allocation-light form). */
+export function blendEvidence(
+  prior: number,
+  personal: QualityEvidence | undefined,
+  global: QualityEvidence | undefined,
+  cfg: Pick<ScoringConfig, 'priorStrength' | 'globalPriorStrength' | 'typePoolStrength' | 'exploration'>,
+  pooled?: QualityEvidence | undefined,
+): QualityEstimate {
   const k = cfg.priorStrength;
   const root: Level = {
     mean: prior,
@@ -82,11 +108,15 @@ export function blendQuality(
   };
   const pool = shrink(root, pooled, cfg.globalPriorStrength, cfg);
   // The per-type level gives the pooled estimate at most typePoolStrength observations of weight.
-  const poolAsParent: Level = { ...pool, evidence: Math.min(pool.evidence, cfg.typePoolStrength) };
+  const poolAsParent: Level = {
+    mean: pool.mean,
+    sigma2: pool.sigma2,
+    evidence: Math.min(pool.evidence, cfg.typePoolStrength),
+  };
   const g = shrink(poolAsParent, global, cfg.typePoolStrength, cfg);
   const a = shrink(g, personal, k, cfg);
-  const nG = global && global.mean !== undefined ? global.n : 0;
-  const nA = personal && personal.mean !== undefined ? personal.n : 0;
+  const nG = global !== undefined && global.mean === global.mean ? global.n : 0;
+  const nA = personal !== undefined && personal.mean === personal.mean ? personal.n : 0;
   return {
     mean: a.mean,
     variance: a.sigma2 / a.evidence,
@@ -100,15 +130,9 @@ export function blendQuality(
 }
 
 /** Sample variance shrunk toward the prior variance (k0 pseudo-observations), floored. */
-function pooledVariance(
-  view: CellView | undefined,
-  n: number,
-  cfg: Pick<ScoringConfig, 'globalPriorStrength' | 'exploration'>,
-): number {
+function pooledVariance(v: number, n: number, cfg: Pick<ScoringConfig, 'globalPriorStrength' | 'exploration'>): number {
   const prior = cfg.exploration.priorVariance;
-  const v = view?.variance;
-  const pooled =
-    n > 0 && v !== undefined ? (n * v + cfg.globalPriorStrength * prior) / (n + cfg.globalPriorStrength) : prior;
+  const pooled = n > 0 && v === v ? (n * v + cfg.globalPriorStrength * prior) / (n + cfg.globalPriorStrength) : prior;
   return Math.max(pooled, cfg.exploration.minVariance);
 }
 

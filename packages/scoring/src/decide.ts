@@ -1,7 +1,7 @@
 import type { QualityEstimate } from './blend.js';
-import { blendQuality, personalWeight as weightOf, stageFor } from './blend.js';
-import type { CellSums, CellView, GlobalCellSums } from './cells.js';
-import { epochScale, isGlobalCellUsable, readCellScaled } from './cells.js';
+import { blendEvidence, personalWeight as weightOf, stageFor } from './blend.js';
+import type { CellSums, GlobalCellSums } from './cells.js';
+import { epochScale, histogramQuantile, isGlobalCellUsable } from './cells.js';
 import type { ScoringConfig } from './config.js';
 import { defaultScoringConfig } from './config.js';
 import type { CandidateRejection } from './errors.js';
@@ -178,9 +178,8 @@ export function decide(input: DecideInput): Decision {
     }
     const pCell = lookup(input.personal, c.id);
     const gCell = lookup(input.global, c.id);
-    const p: CellView | undefined = pCell ? readCellScaled(pCell, decay, false) : undefined;
-    const g: CellView | undefined =
-      gCell && isGlobalCellUsable(gCell, cfg) ? readCellScaled(gCell, decay, false) : undefined;
+    const p = pCell ? decisionView(pCell, decay, true) : undefined;
+    const g = gCell && isGlobalCellUsable(gCell, cfg) ? decisionView(gCell, decay, true) : undefined;
     const catalogCost = catalogCostUsd(c, input.promptTokens, completion);
     const cost = blendObserved(catalogCost, p, g, OBSERVED_COST, cfg.catalogCostStrength);
     if (cons.maxCostUsd !== undefined && cost > cons.maxCostUsd) {
@@ -196,12 +195,12 @@ export function decide(input: DecideInput): Decision {
     const gPool = lookup(input.pooled?.global, c.id);
     const pPool = lookup(input.pooled?.personal, c.id);
     const poolCell = gPool && isGlobalCellUsable(gPool, cfg) ? gPool : pPool;
-    const pool: CellView | undefined = poolCell ? readCellScaled(poolCell, decay, false, false) : undefined;
+    const pool = poolCell ? decisionView(poolCell, decay, false) : undefined;
     const prior = priorQualityOf(c, input.queryType);
-    const est = blendQuality(prior, p, g, cfg, pool);
+    const est = blendEvidence(prior, p, g, cfg, pool);
     if (poolCell !== undefined && poolCell === pPool) {
       // The pool is the account's own: the global-only view must not see it.
-      const gOnly = blendQuality(prior, undefined, g, cfg, undefined);
+      const gOnly = blendEvidence(prior, undefined, g, cfg, undefined);
       est.globalMean = gOnly.mean;
       est.globalVariance = gOnly.variance;
     }
@@ -281,41 +280,73 @@ export function decide(input: DecideInput): Decision {
   };
 }
 
+/**
+ * What the decision needs from a cell, read at the decision's instant. Every field is a double
+ * (NaN when there is no such evidence), so V8 keeps them unboxed on this hot path.
+ */
+interface DecisionView {
+  n: number;
+  mean: number;
+  variance: number;
+  requests: number;
+  calls: number;
+  avgCostUsd: number;
+  failureRate: number;
+  p50LatencyMs: number;
+}
+
+function decisionView(cell: CellSums, decay: number, withLatency: boolean): DecisionView {
+  const scale = Math.max(cell.n, cell.requests, cell.failures, 1e-12) * 1e-9;
+  const hasN = cell.n > scale && cell.n > 0;
+  const mean = hasN ? cell.q / cell.n : Number.NaN;
+  const calls = cell.requests + cell.failures;
+  const hasCalls = calls > scale && calls > 0;
+  let p50 = Number.NaN;
+  if (withLatency) {
+    let total = 0;
+    const h = cell.latencyHist;
+    for (let i = 0; i < h.length; i++) total += h[i]!;
+    if (total > scale && total > 0) p50 = histogramQuantile(h, 0.5, total);
+  }
+  return {
+    n: cell.n * decay,
+    mean,
+    variance: hasN ? Math.max(0, cell.q2 / cell.n - mean * mean) : Number.NaN,
+    requests: cell.requests * decay,
+    calls: calls * decay,
+    avgCostUsd: hasCalls ? cell.costUsd / calls : Number.NaN,
+    failureRate: hasCalls ? cell.failures / calls : Number.NaN,
+    p50LatencyMs: p50,
+  };
+}
+
 const OBSERVED_COST = 0;
 const OBSERVED_LATENCY = 1;
 const OBSERVED_FAILURE = 2;
 type Observed = typeof OBSERVED_COST | typeof OBSERVED_LATENCY | typeof OBSERVED_FAILURE;
 
-function observedValue(v: CellView, what: Observed): number | undefined {
-  return what === OBSERVED_COST ? v.avgCostUsd : what === OBSERVED_LATENCY ? v.p50LatencyMs : v.failureRate;
-}
-
-function observedCount(v: CellView, what: Observed): number {
-  return what === OBSERVED_LATENCY ? v.requests : v.requests + v.failures;
-}
-
 /** Observed average blended with a catalog estimate worth `strength` pseudo-observations (personal and global cells). */
 function blendObserved(
   catalog: number,
-  p: CellView | undefined,
-  g: CellView | undefined,
+  p: DecisionView | undefined,
+  g: DecisionView | undefined,
   what: Observed,
   strength: number,
 ): number {
   let num = catalog * strength;
   let den = strength;
-  if (p) {
-    const x = observedValue(p, what);
-    const n = observedCount(p, what);
-    if (x !== undefined && n > 0) {
+  if (p !== undefined) {
+    const x = what === OBSERVED_COST ? p.avgCostUsd : what === OBSERVED_LATENCY ? p.p50LatencyMs : p.failureRate;
+    const n = what === OBSERVED_LATENCY ? p.requests : p.calls;
+    if (x === x && n > 0) {
       num += x * n;
       den += n;
     }
   }
-  if (g) {
-    const x = observedValue(g, what);
-    const n = observedCount(g, what);
-    if (x !== undefined && n > 0) {
+  if (g !== undefined) {
+    const x = what === OBSERVED_COST ? g.avgCostUsd : what === OBSERVED_LATENCY ? g.p50LatencyMs : g.failureRate;
+    const n = what === OBSERVED_LATENCY ? g.requests : g.calls;
+    if (x === x && n > 0) {
       num += x * n;
       den += n;
     }
