@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Authenticator, authConfigFrom, createLogger, type Logger } from '@routeplex/platform';
 import { hashApiKey as hashKey, openStore, type Store } from '@routeplex/store';
 import { loadCatalog } from '@routeplex/providers';
-import { defaultScoringConfig, type ScoringConfig } from '@routeplex/scoring';
+import { classify, defaultScoringConfig, type ScoringConfig } from '@routeplex/scoring';
 import { startRouterService } from '@routeplex/router';
 import { startFeedbackService } from '@routeplex/feedback';
 import { startInsightsService } from '@routeplex/insights';
@@ -75,6 +75,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     ...(config.ROUTEPLEX_CATALOG ? { path: resolve(config.ROUTEPLEX_CATALOG) } : {}),
     env: options.env,
     latencyScale: config.ROUTEPLEX_SIM_LATENCY_SCALE,
+    // Simulated models judge a request's type the way the router does.
+    classify: (messages) => classify(messages).queryType,
   });
   const store = await openStore({
     ...(config.DATABASE_URL

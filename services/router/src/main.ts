@@ -10,7 +10,7 @@ import {
   vars,
 } from '@routeplex/platform';
 import { loadCatalog } from '@routeplex/providers';
-import { defaultScoringConfig } from '@routeplex/scoring';
+import { classify, defaultScoringConfig } from '@routeplex/scoring';
 import { openStore } from '@routeplex/store';
 import { startRouterService } from './index.js';
 
@@ -42,6 +42,7 @@ const catalog = loadCatalog({
   ...(config.ROUTEPLEX_CATALOG ? { path: config.ROUTEPLEX_CATALOG } : {}),
   env: process.env,
   latencyScale: config.ROUTEPLEX_SIM_LATENCY_SCALE,
+  classify: (messages) => classify(messages).queryType,
 });
 const store = await openStore({
   ...(config.DATABASE_URL
