@@ -86,12 +86,12 @@ export function prepareRows(rows: readonly ReplayRow[], prices: readonly ModelPr
       const p = priceOf.get(model);
       const costUsd =
         o.cost_usd ?? (p ? (promptTokens * p.input_per_mtok + completionTokens * p.output_per_mtok) / 1e6 : 0);
+      // The replay format records no finish reason: the signal infers truncation from the text.
       const heuristic = qualitySignals({
         queryType,
         responseText: o.response ?? '',
         promptTokens,
         completionTokens,
-        finishReason: 'stop',
       }).score;
       return {
         model,

@@ -119,15 +119,22 @@ export function qualitySignals(input: QualitySignalInput): QualitySignals {
       ? 1
       : Math.min(1, 0.4 + 0.6 * Math.sqrt(Math.min(1, ratio / 0.5)));
 
-  const finish = (input.finishReason ?? 'stop').toLowerCase();
+  // Finish reason; when the caller does not know it, an answer that stops mid-sentence was most
+  // likely cut off.
+  const endsCleanly = trimmed.length === 0 || /(?:[.!?)`"'*:;>\]}]|```)$/.test(trimmed) ? 1 : 0;
+  const finish = input.finishReason?.toLowerCase();
   const finishScore =
-    finish === 'stop' || finish === 'end_turn' || finish === 'stop_sequence'
-      ? 1
-      : finish === 'length' || finish === 'max_tokens'
-        ? 0.6
-        : finish === 'content_filter'
-          ? 0.1
-          : 0.9;
+    finish === undefined
+      ? endsCleanly
+        ? 1
+        : 0.6
+      : finish === 'stop' || finish === 'end_turn' || finish === 'stop_sequence'
+        ? 1
+        : finish === 'length' || finish === 'max_tokens'
+          ? 0.6
+          : finish === 'content_filter'
+            ? 0.1
+            : 0.9;
 
   let score = 0.5 * lengthScore + 0.3 * structureScore + 0.2 * ratioScore;
   score *= finishScore;
@@ -145,6 +152,7 @@ export function qualitySignals(input: QualitySignalInput): QualitySignals {
       structure_score: structureScore,
       ratio_score: ratioScore,
       finish_score: finishScore,
+      ends_cleanly: endsCleanly,
       refusal,
       empty,
       code_fences: codeFences,

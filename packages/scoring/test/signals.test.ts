@@ -38,6 +38,25 @@ describe('quality signals', () => {
     ).to.be.lessThan(0.15);
   });
 
+  it('infers truncation from an answer that stops mid-sentence when the finish reason is unknown', () => {
+    const clean = qualitySignals({ queryType: 'factual', responseText: 'Paris is the capital of France.' });
+    const cut = qualitySignals({
+      queryType: 'factual',
+      responseText: 'Paris is the capital of France and its largest',
+    });
+    expect(clean.features.ends_cleanly).to.equal(1);
+    expect(cut.features.ends_cleanly).to.equal(0);
+    expect(cut.features.finish_score).to.be.lessThan(clean.features.finish_score!);
+    // A known finish reason wins over the guess.
+    expect(
+      qualitySignals({
+        queryType: 'factual',
+        responseText: 'Paris is the capital of France and its largest',
+        finishReason: 'stop',
+      }).features.finish_score,
+    ).to.equal(1);
+  });
+
   it('penalises a very short answer to a long prompt, except for summaries', () => {
     const short = 'Yes, that works.';
     const debug = qualitySignals({ queryType: 'code_debug', responseText: short, promptTokens: 2000 });
