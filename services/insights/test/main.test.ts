@@ -1,0 +1,77 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { status } from '@grpc/grpc-js';
+import { insightsV1 } from '@routeplex/contracts';
+import { mintJwt } from '@routeplex/platform';
+import { bearer, failure, insecure, unary } from './support/harness.js';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const SECRET = 'main-test-secret-main-test-secret-0123';
+
+function run(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const listening = new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', () => {
+      const line = out.split('\n').find((l) => l.includes('InsightsService listening'));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    void exited.then((code) => reject(new Error(`exited with ${code}: ${err}`)));
+  });
+  return { child, listening, exited, stderr: () => err };
+}
+
+describe('InsightsService production entry', function () {
+  this.timeout(90_000);
+
+  it('reads its configuration from the environment, serves on PGlite and stops cleanly on SIGTERM', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rpx-insights-main-'));
+    const proc = run({
+      ROUTEPLEX_DATA_DIR: dir,
+      INSIGHTS_GRPC_PORT: '0',
+      ROUTEPLEX_JWT_SECRET: SECRET,
+      ROUTEPLEX_LOG_LEVEL: 'info',
+      DATABASE_URL: '',
+    });
+    try {
+      const port = await proc.listening;
+      const client = new insightsV1.InsightsServiceClient(`127.0.0.1:${port}`, insecure);
+      const jwt = await mintJwt({ secret: SECRET, accountId: 'acc_main_test', ttlSeconds: 60 });
+      // Authenticated and answered from the (empty) database.
+      const dash = await unary<insightsV1.GetLearningDashboardRequest, insightsV1.GetLearningDashboardResponse>(
+        client,
+        'getLearningDashboard',
+        {},
+        bearer(jwt),
+      );
+      expect(dash.stages).to.have.length(12);
+      expect(dash.routingInfluence!.totalRequests).to.equal('0');
+      const err = await failure(unary(client, 'getLearningDashboard', {}, bearer('rpx_notakeynotakeynotakeynotakey')));
+      expect(err.code).to.equal(status.UNAUTHENTICATED);
+      client.close();
+      proc.child.kill('SIGTERM');
+      expect(await proc.exited).to.equal(0);
+    } finally {
+      proc.child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an invalid environment, naming the variable', async () => {
+    const proc = run({ INSIGHTS_GRPC_PORT: 'eighty', DATABASE_URL: 'mysql://db' });
+    expect(await proc.exited).to.equal(1);
+    expect(proc.stderr()).to.match(/INSIGHTS_GRPC_PORT/);
+    expect(proc.stderr()).to.match(/DATABASE_URL/);
+  });
+});
