@@ -3,7 +3,7 @@
 // bulk-inserted with the cells and counters they produce; 20 other accounts give global cells above K.
 // usage: pnpm exec tsx services/insights/bench/dashboard.ts [--entries 1000000] [--calls 2000]
 //        (DATABASE_URL selects PostgreSQL, a scratch database per run; otherwise PGlite in a temporary folder)
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { insightsV1 } from '@routeplex/contracts';
@@ -70,6 +70,21 @@ try {
     }
     times.sort((a, b) => a - b);
     const f = (v: number) => v.toFixed(2);
+    // For contrast: ListModelStats over a time window is exact, so it reads the window's entries (paged).
+    const windowed: Record<string, string> = {};
+    for (const days of [1, 7]) {
+      const t = process.hrtime.bigint();
+      const res = await new Promise<insightsV1.ListModelStatsResponse>((resolve, reject) =>
+        client.listModelStats(
+          { queryType: 0, timeWindow: { seconds: String(days * 86400), nanos: 0 } },
+          md,
+          (err, r) => (err ? reject(err) : resolve(r)),
+        ),
+      );
+      const counted = res.modelStats.reduce((n, r) => n + Number(r.requestCount), 0);
+      windowed[`listModelStats${days}dMs`] = f(Number(process.hrtime.bigint() - t) / 1e6);
+      windowed[`listModelStats${days}dEntries`] = String(counted);
+    }
     console.log(
       JSON.stringify({
         backend: db.kind,
@@ -81,6 +96,8 @@ try {
         p95Ms: f(percentile(times, 0.95)),
         p99Ms: f(percentile(times, 0.99)),
         maxMs: f(times[times.length - 1]!),
+        ...windowed,
+        loadAverage: loadavg()[0]!.toFixed(1),
         cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
         node: process.version,
       }),
