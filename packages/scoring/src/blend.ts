@@ -30,20 +30,6 @@ export interface QualityEstimate {
   nGlobal: number;
 }
 
-interface Level {
-  mean: number;
-  /** Variance of single observations at this level. */
-  sigma2: number;
-  evidence: number;
-}
-
-/**
- * One step of hierarchical shrinkage: mu = (n mean + k mu_parent) / (n + k). The child's evidence is
- * max(evidence_parent, n + min(k, evidence_parent)): it borrows at most what the parent has, never
- * drops below the parent (so the first personal observation cannot make the estimate less certain),
- * and grows monotonically with evidence at any level, so the posterior variance sigma^2 / evidence
- * only shrinks.
- */
 /**
  * The quality evidence of one cell, all doubles (NaN when absent) so that the decision path keeps
  * them unboxed.
@@ -59,28 +45,17 @@ export function evidenceOf(view: CellView | undefined): QualityEvidence | undefi
   return { n: view.n, mean: view.mean, variance: view.variance ?? Number.NaN };
 }
 
-function shrink(
-  parent: Level,
-  view: QualityEvidence | undefined,
-  k: number,
-  cfg: Pick<ScoringConfig, 'globalPriorStrength' | 'exploration'>,
-): Level {
-  const n = view !== undefined && view.mean === view.mean ? view.n : 0; // mean === mean: not NaN
-  if (!(n > 0)) return parent;
-  const borrowed = Math.min(k, parent.evidence);
-  const v = pooledVariance(view!.variance, n, cfg);
-  return {
-    mean: (n * view!.mean + k * parent.mean) / (n + k),
-    sigma2: (n * v + borrowed * parent.sigma2) / (n + borrowed),
-    evidence: Math.max(parent.evidence, n + borrowed),
-  };
-}
-
 /**
- * Shrinkage blend, broadest level first: the catalog prior (worth k0 = globalPriorStrength
+ * Hierarchical shrinkage, broadest level first: the catalog prior (worth k0 = globalPriorStrength
  * observations); the model's cell pooled over all query types (optional: borrows strength across
  * types, worth at most typePoolStrength observations to the per-type estimate); the global cell of
  * this type; the personal cell of this type (mu = (n_a mu_a + k mu_g) / (n_a + k), k = priorStrength).
+ *
+ * At each level mu = (n mean + k mu_parent) / (n + k), and the level's evidence is
+ * max(evidence_parent, n + min(k, evidence_parent)): it borrows at most what the parent has, never
+ * drops below the parent (so the first personal observation cannot make the estimate less certain)
+ * and grows monotonically with evidence at any level, so the posterior variance sigma^2 / evidence
+ * only shrinks. The observation variance sigma^2 blends the same way as the mean.
  */
 export function blendQuality(
   prior: number,
@@ -92,7 +67,7 @@ export function blendQuality(
   return blendEvidence(prior, evidenceOf(personal), evidenceOf(global), cfg, evidenceOf(pooled));
 }
 
-/** blendQuality on quality evidence (the decision path's allocation-light form). */
+/** blendQuality on quality evidence: the decision path's form (locals only, no intermediate objects). */
 export function blendEvidence(
   prior: number,
   personal: QualityEvidence | undefined,
@@ -101,28 +76,48 @@ export function blendEvidence(
   pooled?: QualityEvidence | undefined,
 ): QualityEstimate {
   const k = cfg.priorStrength;
-  const root: Level = {
-    mean: prior,
-    sigma2: Math.max(cfg.exploration.priorVariance, cfg.exploration.minVariance),
-    evidence: cfg.globalPriorStrength,
-  };
-  const pool = shrink(root, pooled, cfg.globalPriorStrength, cfg);
+  const k0 = cfg.globalPriorStrength;
+  const kt = cfg.typePoolStrength;
+  let mean = prior;
+  let sigma2 = Math.max(cfg.exploration.priorVariance, cfg.exploration.minVariance);
+  let evidence = k0;
+  // Level 1: the model over all query types (mean === mean: not NaN).
+  const nX = pooled !== undefined && pooled.mean === pooled.mean ? pooled.n : 0;
+  if (nX > 0) {
+    const borrowed = Math.min(k0, evidence);
+    const v = pooledVariance(pooled!.variance, nX, cfg);
+    mean = (nX * pooled!.mean + k0 * mean) / (nX + k0);
+    sigma2 = (nX * v + borrowed * sigma2) / (nX + borrowed);
+    evidence = Math.max(evidence, nX + borrowed);
+  }
   // The per-type level gives the pooled estimate at most typePoolStrength observations of weight.
-  const poolAsParent: Level = {
-    mean: pool.mean,
-    sigma2: pool.sigma2,
-    evidence: Math.min(pool.evidence, cfg.typePoolStrength),
-  };
-  const g = shrink(poolAsParent, global, cfg.typePoolStrength, cfg);
-  const a = shrink(g, personal, k, cfg);
+  evidence = Math.min(evidence, kt);
+  // Level 2: everyone, this query type.
   const nG = global !== undefined && global.mean === global.mean ? global.n : 0;
+  if (nG > 0) {
+    const borrowed = Math.min(kt, evidence);
+    const v = pooledVariance(global!.variance, nG, cfg);
+    mean = (nG * global!.mean + kt * mean) / (nG + kt);
+    sigma2 = (nG * v + borrowed * sigma2) / (nG + borrowed);
+    evidence = Math.max(evidence, nG + borrowed);
+  }
+  const globalMean = mean;
+  const globalVariance = sigma2 / evidence;
+  // Level 3: this account, this query type.
   const nA = personal !== undefined && personal.mean === personal.mean ? personal.n : 0;
+  if (nA > 0) {
+    const borrowed = Math.min(k, evidence);
+    const v = pooledVariance(personal!.variance, nA, cfg);
+    mean = (nA * personal!.mean + k * mean) / (nA + k);
+    sigma2 = (nA * v + borrowed * sigma2) / (nA + borrowed);
+    evidence = Math.max(evidence, nA + borrowed);
+  }
   return {
-    mean: a.mean,
-    variance: a.sigma2 / a.evidence,
-    evidence: a.evidence,
-    globalMean: g.mean,
-    globalVariance: g.sigma2 / g.evidence,
+    mean,
+    variance: sigma2 / evidence,
+    evidence,
+    globalMean,
+    globalVariance,
     personalWeight: nA / (nA + k),
     nPersonal: nA,
     nGlobal: nG,

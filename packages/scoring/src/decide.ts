@@ -1,12 +1,12 @@
 import type { QualityEstimate } from './blend.js';
 import { blendEvidence, personalWeight as weightOf, stageFor } from './blend.js';
 import type { CellSums, GlobalCellSums } from './cells.js';
-import { epochScale, histogramQuantile, isGlobalCellUsable } from './cells.js';
+import { epochScale, isGlobalCellUsable } from './cells.js';
 import type { ScoringConfig } from './config.js';
 import { defaultScoringConfig } from './config.js';
 import type { CandidateRejection } from './errors.js';
 import { NoEligibleModelError, ScoringError } from './errors.js';
-import { normal } from './rng.js';
+import { normalPair } from './rng.js';
 import type { Preference, QueryType, Rng, Stage } from './types.js';
 import { isPreference } from './types.js';
 
@@ -127,6 +127,8 @@ interface Work {
   est: QualityEstimate;
   cost: number;
   latency: number;
+  logCost: number;
+  logLatency: number;
   failureRate: number;
   z: number;
 }
@@ -170,16 +172,18 @@ export function decide(input: DecideInput): Decision {
       continue;
     }
     if (cons.requiredCapabilities) {
-      const missing = missingCapabilities(cons.requiredCapabilities, c.capabilities);
-      if (missing.length > 0) {
+      const missing = hasAllCapabilities(cons.requiredCapabilities, c.capabilities)
+        ? undefined
+        : missingCapabilities(cons.requiredCapabilities, c.capabilities);
+      if (missing !== undefined) {
         rejected.push({ model: c.id, reason: 'missing_capability', detail: `lacks ${missing.join(', ')}` });
         continue;
       }
     }
     const pCell = lookup(input.personal, c.id);
     const gCell = lookup(input.global, c.id);
-    const p = pCell ? decisionView(pCell, decay, true) : undefined;
-    const g = gCell && isGlobalCellUsable(gCell, cfg) ? decisionView(gCell, decay, true) : undefined;
+    const p = pCell ? decisionView(pCell, decay) : undefined;
+    const g = gCell && isGlobalCellUsable(gCell, cfg) ? decisionView(gCell, decay) : undefined;
     const catalogCost = catalogCostUsd(c, input.promptTokens, completion);
     const cost = blendObserved(catalogCost, p, g, OBSERVED_COST, cfg.catalogCostStrength);
     if (cons.maxCostUsd !== undefined && cost > cons.maxCostUsd) {
@@ -195,7 +199,7 @@ export function decide(input: DecideInput): Decision {
     const gPool = lookup(input.pooled?.global, c.id);
     const pPool = lookup(input.pooled?.personal, c.id);
     const poolCell = gPool && isGlobalCellUsable(gPool, cfg) ? gPool : pPool;
-    const pool = poolCell ? decisionView(poolCell, decay, false) : undefined;
+    const pool = poolCell ? decisionView(poolCell, decay) : undefined;
     const prior = priorQualityOf(c, input.queryType);
     const est = blendEvidence(prior, p, g, cfg, pool);
     if (poolCell !== undefined && poolCell === pPool) {
@@ -205,10 +209,16 @@ export function decide(input: DecideInput): Decision {
       est.globalVariance = gOnly.variance;
     }
     personalTotal += est.nPersonal;
-    work.push({ c, est, cost, latency, failureRate, z: 0 });
+    work.push({ c, est, cost, latency, logCost: safeLog(cost), logLatency: safeLog(latency), failureRate, z: 0 });
   }
   if (work.length === 0) throw new NoEligibleModelError(rejected);
-  for (const w of work) w.z = normal(input.rng);
+  // One normal per eligible candidate, in candidate order, two per Box-Muller step.
+  const pair = [0, 0];
+  for (let i = 0; i < work.length; i += 2) {
+    normalPair(input.rng, pair);
+    work[i]!.z = pair[0]!;
+    if (i + 1 < work.length) work[i + 1]!.z = pair[1]!;
+  }
 
   const lambdas = cfg.lambdas[input.preference];
   let loCost = Infinity;
@@ -216,8 +226,8 @@ export function decide(input: DecideInput): Decision {
   let loLat = Infinity;
   let hiLat = -Infinity;
   for (let i = 0; i < work.length; i++) {
-    const lc = safeLog(work[i]!.cost);
-    const ll = safeLog(work[i]!.latency);
+    const lc = work[i]!.logCost;
+    const ll = work[i]!.logLatency;
     if (lc < loCost) loCost = lc;
     if (lc > hiCost) hiCost = lc;
     if (ll < loLat) loLat = ll;
@@ -233,8 +243,8 @@ export function decide(input: DecideInput): Decision {
   let bestGlobalU = -Infinity;
   for (let i = 0; i < work.length; i++) {
     const w = work[i]!;
-    const normCost = (safeLog(w.cost) - loCost) / spanCost;
-    const normLat = (safeLog(w.latency) - loLat) / spanLat;
+    const normCost = (w.logCost - loCost) / spanCost;
+    const normLat = (w.logLatency - loLat) / spanLat;
     const penalty = lambdas.cost * normCost + lambdas.latency * normLat + lambdas.failure * w.failureRate;
     const sd = Math.sqrt(w.est.variance);
     const sampled = w.est.mean + scale * sd * w.z - penalty;
@@ -263,7 +273,17 @@ export function decide(input: DecideInput): Decision {
   }
   const order: number[] = [];
   for (let i = 0; i < scored.length; i++) order.push(i);
-  order.sort(byUtility(scored));
+  // Insertion sort: best sampled utility first, ties in candidate order (a handful of candidates).
+  for (let i = 1; i < order.length; i++) {
+    const cur = order[i]!;
+    const u = scored[cur]!.sampledUtility;
+    let j = i - 1;
+    while (j >= 0 && scored[order[j]!]!.sampledUtility < u) {
+      order[j + 1] = order[j]!;
+      j--;
+    }
+    order[j + 1] = cur;
+  }
   const ranked: string[] = [];
   for (const i of order) ranked.push(scored[i]!.model);
   // Decision-level weight: the account's evidence for this type across its candidates.
@@ -292,22 +312,18 @@ interface DecisionView {
   calls: number;
   avgCostUsd: number;
   failureRate: number;
-  p50LatencyMs: number;
+  /** Decayed mean latency: on the log-normalised scale of the penalty it ranks models like the
+   * median does, at the cost of one division (percentiles are read for insights, not per request). */
+  avgLatencyMs: number;
 }
 
-function decisionView(cell: CellSums, decay: number, withLatency: boolean): DecisionView {
+function decisionView(cell: CellSums, decay: number): DecisionView {
   const scale = Math.max(cell.n, cell.requests, cell.failures, 1e-12) * 1e-9;
   const hasN = cell.n > scale && cell.n > 0;
   const mean = hasN ? cell.q / cell.n : Number.NaN;
   const calls = cell.requests + cell.failures;
   const hasCalls = calls > scale && calls > 0;
-  let p50 = Number.NaN;
-  if (withLatency) {
-    let total = 0;
-    const h = cell.latencyHist;
-    for (let i = 0; i < h.length; i++) total += h[i]!;
-    if (total > scale && total > 0) p50 = histogramQuantile(h, 0.5, total);
-  }
+  const hasRequests = cell.requests > scale && cell.requests > 0 && cell.latencyMs > 0;
   return {
     n: cell.n * decay,
     mean,
@@ -316,7 +332,7 @@ function decisionView(cell: CellSums, decay: number, withLatency: boolean): Deci
     calls: calls * decay,
     avgCostUsd: hasCalls ? cell.costUsd / calls : Number.NaN,
     failureRate: hasCalls ? cell.failures / calls : Number.NaN,
-    p50LatencyMs: p50,
+    avgLatencyMs: hasRequests ? cell.latencyMs / cell.requests : Number.NaN,
   };
 }
 
@@ -336,7 +352,7 @@ function blendObserved(
   let num = catalog * strength;
   let den = strength;
   if (p !== undefined) {
-    const x = what === OBSERVED_COST ? p.avgCostUsd : what === OBSERVED_LATENCY ? p.p50LatencyMs : p.failureRate;
+    const x = what === OBSERVED_COST ? p.avgCostUsd : what === OBSERVED_LATENCY ? p.avgLatencyMs : p.failureRate;
     const n = what === OBSERVED_LATENCY ? p.requests : p.calls;
     if (x === x && n > 0) {
       num += x * n;
@@ -344,7 +360,7 @@ function blendObserved(
     }
   }
   if (g !== undefined) {
-    const x = what === OBSERVED_COST ? g.avgCostUsd : what === OBSERVED_LATENCY ? g.p50LatencyMs : g.failureRate;
+    const x = what === OBSERVED_COST ? g.avgCostUsd : what === OBSERVED_LATENCY ? g.avgLatencyMs : g.failureRate;
     const n = what === OBSERVED_LATENCY ? g.requests : g.calls;
     if (x === x && n > 0) {
       num += x * n;
@@ -362,9 +378,9 @@ function blendObserved(
 const MIN_COST_SPAN = Math.log(100);
 const MIN_LATENCY_SPAN = Math.log(10);
 
-/** Best sampled utility first; ties keep candidate order (stable). */
-function byUtility(scored: readonly ScoredCandidate[]): (a: number, b: number) => number {
-  return (a, b) => scored[b]!.sampledUtility - scored[a]!.sampledUtility || a - b;
+function hasAllCapabilities(required: readonly string[], has: readonly string[] | undefined): boolean {
+  for (let i = 0; i < required.length; i++) if (!has || !has.includes(required[i]!)) return false;
+  return true;
 }
 
 function missingCapabilities(required: readonly string[], has: readonly string[] | undefined): string[] {
