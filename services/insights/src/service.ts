@@ -26,8 +26,6 @@ export interface InsightsDeps {
   providerOf?: (model: string) => string | undefined;
   options?: Partial<InsightsOptions>;
   now?: () => number;
-  /** Called after an account's data was erased, so that caches of this process drop it at once. */
-  onDeleted?: (accountId: string) => void;
 }
 
 const DEFAULT_PAGE_SIZE = 50;
@@ -151,9 +149,8 @@ export function insightsHandlers(deps: InsightsDeps): Handlers<typeof insightsV1
     },
 
     async deleteLearningData(_req, ctx: CallContext) {
-      const accountId = ctx.principal.accountId;
-      const deleted = await deps.store.deleteAccountData(accountId);
-      deps.onDeleted?.(accountId);
+      // The store's 'delete' change event makes every replica's learning cache drop the account.
+      const deleted = await deps.store.deleteAccountData(ctx.principal.accountId);
       return {
         deletedEntries: String(deleted.entries),
         deletedRatings: String(deleted.ratings),
