@@ -6,6 +6,7 @@ export const LATENCY_BUCKETS = 24;
 const LATENCY_MIN_MS = 25;
 const LATENCY_MAX_MS = 120_000;
 const LATENCY_RATIO = Math.pow(LATENCY_MAX_MS / LATENCY_MIN_MS, 1 / (LATENCY_BUCKETS - 2));
+const LN_LATENCY_RATIO = Math.log(LATENCY_RATIO);
 
 /**
  * Upper bounds (ms) of the latency buckets: bucket 0 holds latencies <= 25 ms, bucket i <= 25 * r^i,
@@ -256,10 +257,9 @@ export function histogramQuantile(hist: readonly number[], p: number, total = hi
   for (let i = 0; i < hist.length; i++) {
     const v = hist[i] ?? 0;
     if (v > 0 && acc + v >= target) {
+      // Every bucket spans the same ratio (the last is treated as one more bucket of that ratio).
       const lo = i === 0 ? LATENCY_MIN_MS / LATENCY_RATIO : LATENCY_BUCKET_BOUNDS_MS[i - 1]!;
-      const hi = i === LATENCY_BUCKETS - 1 ? lo * LATENCY_RATIO : LATENCY_BUCKET_BOUNDS_MS[i]!;
-      const frac = (target - acc) / v;
-      return lo * Math.pow(hi / lo, frac);
+      return lo * Math.exp(((target - acc) / v) * LN_LATENCY_RATIO);
     }
     acc += v;
   }

@@ -1,12 +1,12 @@
 import type { QualityEstimate } from './blend.js';
 import { blendEvidence, personalWeight as weightOf, stageFor } from './blend.js';
 import type { CellSums, GlobalCellSums } from './cells.js';
-import { epochScale, isGlobalCellUsable } from './cells.js';
+import { epochScale, histogramQuantile, isGlobalCellUsable } from './cells.js';
 import type { ScoringConfig } from './config.js';
 import { defaultScoringConfig } from './config.js';
 import type { CandidateRejection } from './errors.js';
 import { NoEligibleModelError, ScoringError } from './errors.js';
-import { normalPair } from './rng.js';
+import { normal } from './rng.js';
 import type { Preference, QueryType, Rng, Stage } from './types.js';
 import { isPreference } from './types.js';
 
@@ -182,8 +182,8 @@ export function decide(input: DecideInput): Decision {
     }
     const pCell = lookup(input.personal, c.id);
     const gCell = lookup(input.global, c.id);
-    const p = pCell ? decisionView(pCell, decay) : undefined;
-    const g = gCell && isGlobalCellUsable(gCell, cfg) ? decisionView(gCell, decay) : undefined;
+    const p = pCell ? decisionView(pCell, decay, true) : undefined;
+    const g = gCell && isGlobalCellUsable(gCell, cfg) ? decisionView(gCell, decay, true) : undefined;
     const catalogCost = catalogCostUsd(c, input.promptTokens, completion);
     const cost = blendObserved(catalogCost, p, g, OBSERVED_COST, cfg.catalogCostStrength);
     if (cons.maxCostUsd !== undefined && cost > cons.maxCostUsd) {
@@ -199,7 +199,7 @@ export function decide(input: DecideInput): Decision {
     const gPool = lookup(input.pooled?.global, c.id);
     const pPool = lookup(input.pooled?.personal, c.id);
     const poolCell = gPool && isGlobalCellUsable(gPool, cfg) ? gPool : pPool;
-    const pool = poolCell ? decisionView(poolCell, decay) : undefined;
+    const pool = poolCell ? decisionView(poolCell, decay, false) : undefined;
     const prior = priorQualityOf(c, input.queryType);
     const est = blendEvidence(prior, p, g, cfg, pool);
     if (poolCell !== undefined && poolCell === pPool) {
@@ -212,13 +212,7 @@ export function decide(input: DecideInput): Decision {
     work.push({ c, est, cost, latency, logCost: safeLog(cost), logLatency: safeLog(latency), failureRate, z: 0 });
   }
   if (work.length === 0) throw new NoEligibleModelError(rejected);
-  // One normal per eligible candidate, in candidate order, two per Box-Muller step.
-  const pair = [0, 0];
-  for (let i = 0; i < work.length; i += 2) {
-    normalPair(input.rng, pair);
-    work[i]!.z = pair[0]!;
-    if (i + 1 < work.length) work[i + 1]!.z = pair[1]!;
-  }
+  for (const w of work) w.z = normal(input.rng);
 
   const lambdas = cfg.lambdas[input.preference];
   let loCost = Infinity;
@@ -312,18 +306,23 @@ interface DecisionView {
   calls: number;
   avgCostUsd: number;
   failureRate: number;
-  /** Decayed mean latency: on the log-normalised scale of the penalty it ranks models like the
-   * median does, at the cost of one division (percentiles are read for insights, not per request). */
-  avgLatencyMs: number;
+  /** Median latency from the histogram (robust to the long answers that inflate a mean). */
+  p50LatencyMs: number;
 }
 
-function decisionView(cell: CellSums, decay: number): DecisionView {
+function decisionView(cell: CellSums, decay: number, withLatency: boolean): DecisionView {
   const scale = Math.max(cell.n, cell.requests, cell.failures, 1e-12) * 1e-9;
   const hasN = cell.n > scale && cell.n > 0;
   const mean = hasN ? cell.q / cell.n : Number.NaN;
   const calls = cell.requests + cell.failures;
   const hasCalls = calls > scale && calls > 0;
-  const hasRequests = cell.requests > scale && cell.requests > 0 && cell.latencyMs > 0;
+  let p50 = Number.NaN;
+  if (withLatency) {
+    let total = 0;
+    const h = cell.latencyHist;
+    for (let i = 0; i < h.length; i++) total += h[i]!;
+    if (total > scale && total > 0) p50 = histogramQuantile(h, 0.5, total);
+  }
   return {
     n: cell.n * decay,
     mean,
@@ -332,7 +331,7 @@ function decisionView(cell: CellSums, decay: number): DecisionView {
     calls: calls * decay,
     avgCostUsd: hasCalls ? cell.costUsd / calls : Number.NaN,
     failureRate: hasCalls ? cell.failures / calls : Number.NaN,
-    avgLatencyMs: hasRequests ? cell.latencyMs / cell.requests : Number.NaN,
+    p50LatencyMs: p50,
   };
 }
 
@@ -352,7 +351,7 @@ function blendObserved(
   let num = catalog * strength;
   let den = strength;
   if (p !== undefined) {
-    const x = what === OBSERVED_COST ? p.avgCostUsd : what === OBSERVED_LATENCY ? p.avgLatencyMs : p.failureRate;
+    const x = what === OBSERVED_COST ? p.avgCostUsd : what === OBSERVED_LATENCY ? p.p50LatencyMs : p.failureRate;
     const n = what === OBSERVED_LATENCY ? p.requests : p.calls;
     if (x === x && n > 0) {
       num += x * n;
@@ -360,7 +359,7 @@ function blendObserved(
     }
   }
   if (g !== undefined) {
-    const x = what === OBSERVED_COST ? g.avgCostUsd : what === OBSERVED_LATENCY ? g.avgLatencyMs : g.failureRate;
+    const x = what === OBSERVED_COST ? g.avgCostUsd : what === OBSERVED_LATENCY ? g.p50LatencyMs : g.failureRate;
     const n = what === OBSERVED_LATENCY ? g.requests : g.calls;
     if (x === x && n > 0) {
       num += x * n;

@@ -25,16 +25,6 @@ export function seedFromString(text: string): number {
   return h >>> 0;
 }
 
-/** Two independent standard normal draws (both Box-Muller outputs), written to out[0] and out[1]. */
-export function normalPair(rng: Rng, out: number[]): void {
-  let u = rng();
-  while (u <= 0) u = rng();
-  const v = rng();
-  const r = Math.sqrt(-2 * Math.log(u));
-  out[0] = r * Math.cos(2 * Math.PI * v);
-  out[1] = r * Math.sin(2 * Math.PI * v);
-}
-
 /** Standard normal draw (Box-Muller, one value per call). */
 export function normal(rng: Rng): number {
   let u = rng();
