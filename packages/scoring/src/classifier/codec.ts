@@ -1,3 +1,5 @@
+import { ScoringError } from '../errors.js';
+
 /** Minimal base64 codec (pure, no Buffer/atob) for the committed classifier weights. */
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const LOOKUP = new Int16Array(128).fill(-1);
@@ -24,7 +26,11 @@ export function base64Decode(text: string): Uint8Array {
   let j = 0;
   for (let i = 0; i < clean.length; i++) {
     const v = LOOKUP[clean.charCodeAt(i)] ?? -1;
-    if (v < 0) throw new Error(`invalid base64 character at ${i}`);
+    if (v < 0)
+      throw new ScoringError(
+        'INVALID_ARGUMENT',
+        `Invalid base64 character at offset ${i}; the weights module is corrupt, regenerate it with the training script.`,
+      );
     buf = (buf << 6) | v;
     bits += 6;
     if (bits >= 8) {

@@ -1,0 +1,39 @@
+import { expect } from 'chai';
+import { FEATURE_DIM, FeatureBuffer, extractFeatures, focusText } from '../../src/index.js';
+
+describe('classifier features', () => {
+  it('reads the last user turn, with earlier user turns as context', () => {
+    const { main, context } = focusText([
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: 'first question' },
+      { role: 'assistant', content: 'an answer' },
+      { role: 'user', content: 'second question' },
+    ]);
+    expect(main).to.equal('second question');
+    expect(context).to.include('first question');
+    expect(context).to.not.include('an answer');
+  });
+
+  it('reads the head and tail of a very long turn only', () => {
+    const long = 'a'.repeat(5000) + 'THE END';
+    const { main } = focusText([{ role: 'user', content: long }]);
+    expect(main.length).to.be.lessThan(1100);
+    expect(main.endsWith('THE END')).to.equal(true);
+  });
+
+  it('hashes into the feature space, identically for the same text and case-insensitively', () => {
+    const a = extractFeatures([{ role: 'user', content: 'Write a Python function' }], new FeatureBuffer(4));
+    const b = extractFeatures([{ role: 'user', content: 'write a python FUNCTION' }]);
+    expect(a.length).to.be.greaterThan(10);
+    expect(Array.from(a.indices.subarray(0, a.length))).to.deep.equal(Array.from(b.indices.subarray(0, b.length)));
+    for (let i = 0; i < a.length; i++) expect(a.indices[i]).to.be.within(0, FEATURE_DIM - 1);
+  });
+
+  it('grows its buffer as needed and reuses it across calls', () => {
+    const buf = new FeatureBuffer(2);
+    extractFeatures([{ role: 'user', content: 'x'.repeat(500) }], buf);
+    const first = buf.length;
+    extractFeatures([{ role: 'user', content: 'hi' }], buf);
+    expect(first).to.be.greaterThan(buf.length);
+  });
+});
