@@ -84,7 +84,10 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       : options.inMemory
         ? {}
         : { pgliteDir: join(config.ROUTEPLEX_DATA_DIR, 'pglite') }),
-    batch: { maxEntries: config.ROUTEPLEX_BATCH_MAX_ENTRIES, maxDelayMs: config.ROUTEPLEX_BATCH_MAX_DELAY_MS },
+    batch: {
+      maxEntries: config.ROUTEPLEX_BATCH_MAX_ENTRIES,
+      maxDelayMs: config.ROUTEPLEX_BATCH_MAX_DELAY_MS ?? (config.DATABASE_URL ? 20 : 200),
+    },
     logger,
   });
   const authenticator = new Authenticator({ ...authConfigFrom(config), jwtSecret: secrets.jwtSecret }, (hash) =>

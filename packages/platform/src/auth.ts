@@ -67,18 +67,19 @@ export class Authenticator {
   private async verifyApiKey(key: string): Promise<Principal> {
     if (!API_KEY_SHAPE.test(key))
       throw unauthenticated('malformed API key: expected rpx_ followed by letters and digits');
-    const hash = hashApiKey(key);
-    const cached = this.keyCache.get(hash);
     const now = this.now();
+    // Cached by the key itself: the process holds it while serving the call anyway, and this saves a hash.
+    const cached = this.keyCache.get(key);
     if (cached && cached.expires > now) return { accountId: cached.accountId, method: 'api_key' };
+    const hash = hashApiKey(key);
     const found = await this.lookupApiKey(hash);
     if (!found) {
-      this.keyCache.delete(hash);
+      this.keyCache.delete(key);
       throw unauthenticated('unknown or revoked API key: create a new key with "routeplex key create"');
     }
     if (this.config.apiKeyCacheMs > 0) {
       if (this.keyCache.size > 10_000) this.keyCache.clear();
-      this.keyCache.set(hash, { accountId: found.accountId, expires: now + this.config.apiKeyCacheMs });
+      this.keyCache.set(key, { accountId: found.accountId, expires: now + this.config.apiKeyCacheMs });
     }
     return { accountId: found.accountId, method: 'api_key' };
   }
