@@ -28,6 +28,7 @@ export type StoreErrorReason =
   | 'ENTRY_NOT_FOUND'
   | 'ACCOUNT_NOT_FOUND'
   | 'API_KEY_NOT_FOUND'
+  | 'RATING_REFUSED'
   | 'QUEUE_FULL'
   | 'STORE_CLOSED'
   | 'WRITE_FAILED'

@@ -5,6 +5,7 @@ export type {
   ListEntriesOptions,
   OpenStoreOptions,
   RatingComputation,
+  RatingRequest,
   RatingResult,
   Store,
 } from './store.js';

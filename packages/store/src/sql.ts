@@ -7,7 +7,10 @@ import {
   type CounterDelta,
   type GlobalCell,
   type Rating,
+  type RatingInput,
   type RequestEntry,
+  type WindowedModelStat,
+  type WindowedModelStatsOptions,
 } from './types.js';
 
 /** SQL of the store: multi-row upserts that add deltas, and the mapping between rows and row types. */
@@ -232,6 +235,157 @@ export async function upsertCounters(db: Knex.Transaction, counters: readonly Co
       columns.length,
     ) as Knex.RawBinding[],
   );
+}
+
+/** Identifies an entry (and its rating): the account and the request id. */
+export interface EntryKey {
+  accountId: string;
+  requestId: string;
+}
+
+function entryMapKey(accountId: string, requestId: string): string {
+  return `${accountId}\u0000${requestId}`;
+}
+
+const KEYS_SELECT = 'select a, r from unnest(?::text[], ?::text[]) as u(a, r)';
+
+function keyColumns(keys: readonly EntryKey[]): string[][] {
+  return [keys.map((k) => k.accountId), keys.map((k) => k.requestId)];
+}
+
+/**
+ * Locks entries FOR UPDATE in key order with one statement, so that concurrent batches touching the same
+ * entries queue behind one another instead of deadlocking. Returns the entries found (keyed by account and
+ * request id) and the transaction's time.
+ */
+export async function lockEntries(
+  trx: Knex.Transaction,
+  keys: readonly EntryKey[],
+): Promise<{ entries: Map<string, RequestEntry>; now: Date }> {
+  const result = await trx.raw(
+    `select e.*, now() as rpx_now from request_entries e
+     where (e.account_id, e.id) in (${KEYS_SELECT})
+     order by e.account_id, e.id for update of e`,
+    keyColumns(keys),
+  );
+  const entries = new Map<string, RequestEntry>();
+  let now: Date | undefined;
+  for (const row of rowsOf(result)) {
+    const entry = entryFromRow(row);
+    entries.set(entryMapKey(entry.accountId, entry.id), entry);
+    now ??= toDate(row.rpx_now);
+  }
+  return { entries, now: now ?? new Date() };
+}
+
+/** The ratings of these entries, keyed by account and request id. */
+export async function loadRatings(trx: Knex.Transaction, keys: readonly EntryKey[]): Promise<Map<string, Rating>> {
+  const result = await trx.raw(
+    `select * from ratings where (account_id, request_id) in (${KEYS_SELECT})`,
+    keyColumns(keys),
+  );
+  const ratings = new Map<string, Rating>();
+  for (const row of rowsOf(result)) {
+    const rating = ratingFromRow(row);
+    ratings.set(entryMapKey(rating.accountId, rating.requestId), rating);
+  }
+  return ratings;
+}
+
+export interface RatingRow extends RatingInput {
+  accountId: string;
+  requestId: string;
+}
+
+/**
+ * Inserts or replaces ratings with one statement (at most one row per request: a multi-row upsert cannot
+ * touch a row twice), in key order. Returns the stored rows keyed by account and request id.
+ */
+export async function upsertRatings(trx: Knex.Transaction, rows: readonly RatingRow[]): Promise<Map<string, Rating>> {
+  const sorted = [...rows].sort((a, b) => compareKeys([a.accountId, a.requestId], [b.accountId, b.requestId]));
+  const result = await trx.raw(
+    `insert into ratings (account_id, request_id, score, is_helpful, quality)
+     select a, r, s, h, q from unnest(?::text[], ?::text[], ?::smallint[], ?::boolean[], ?::float8[]) as u(a, r, s, h, q)
+     on conflict (account_id, request_id) do update set
+       score = excluded.score, is_helpful = excluded.is_helpful, quality = excluded.quality, updated_at = now()
+     returning *`,
+    columnsOf(
+      sorted.map((r) => [r.accountId, r.requestId, r.score, r.isHelpful, r.quality]),
+      5,
+    ) as Knex.RawBinding[],
+  );
+  const stored = new Map<string, Rating>();
+  for (const row of rowsOf(result)) {
+    const rating = ratingFromRow(row);
+    stored.set(entryMapKey(rating.accountId, rating.requestId), rating);
+  }
+  return stored;
+}
+
+/**
+ * One aggregate over the window's answered requests of an account, grouped by (query type, model). The
+ * range comes from request_entries_by_time (account_id, created_at desc, id desc); ratings join by key.
+ */
+export async function aggregateWindow(
+  db: Knex,
+  accountId: string,
+  options: WindowedModelStatsOptions,
+): Promise<WindowedModelStat[]> {
+  const w = options.ratingWeight;
+  const bindings: Knex.RawBinding[] = [w, w, w, accountId, accountId, options.since];
+  let typeFilter = '';
+  if (options.queryType !== undefined) {
+    typeFilter = 'and e.query_type = ?';
+    bindings.push(options.queryType);
+  }
+  const result = await db.raw(
+    `select e.query_type, e.model, min(e.provider) as provider,
+       count(*) as requests, count(r.request_id) as ratings,
+       sum(case when r.request_id is null then 1::float8 else ?::float8 end) as n,
+       sum(case when r.request_id is null then e.heuristic_quality else ?::float8 * r.quality end) as q,
+       sum(case when r.request_id is null then e.heuristic_quality * e.heuristic_quality
+                else ?::float8 * r.quality * r.quality end) as q2,
+       percentile_cont(array[0.5, 0.95]::float8[]) within group (order by e.latency_ms) as latency,
+       avg(e.cost_usd) as avg_cost
+     from request_entries e
+     left join ratings r on r.account_id = ? and r.account_id = e.account_id and r.request_id = e.id
+     where e.account_id = ? and e.created_at >= ? and e.kind = 'completion' and e.heuristic_quality is not null
+       ${typeFilter}
+     group by e.query_type, e.model
+     order by e.query_type, e.model`,
+    bindings,
+  );
+  return rowsOf(result).map((row) => {
+    const latency = parseFloatArray(row.latency);
+    const n = Number(row.n);
+    const q = Number(row.q);
+    return {
+      queryType: String(row.query_type),
+      model: String(row.model),
+      provider: String(row.provider),
+      requests: Number(row.requests),
+      ratings: Number(row.ratings),
+      n,
+      q,
+      q2: Number(row.q2),
+      avgQuality: q / n,
+      latencyP50Ms: latency[0] ?? 0,
+      latencyP95Ms: latency[1] ?? 0,
+      avgCostUsd: Number(row.avg_cost),
+    };
+  });
+}
+
+/** A float8[] as either driver returns it (an array, or the text form '{1,2.5}'). */
+function parseFloatArray(value: unknown): number[] {
+  if (Array.isArray(value)) return value.map(Number);
+  if (typeof value === 'string')
+    return value
+      .replace(/^\{|\}$/g, '')
+      .split(',')
+      .filter(Boolean)
+      .map(Number);
+  return [];
 }
 
 /** Rows of a knex.raw result on either backend. */

@@ -16,30 +16,38 @@ import {
   listenPglite,
   listenPostgres,
   notifyChange,
+  notifyChanges,
   type ChangeListener,
   type ChangeSubscription,
 } from './notifications.js';
 import {
   SUBTRACT_ACCOUNT_FROM_GLOBAL,
   accountCellFromRow,
+  aggregateWindow,
   countersFromRow,
   entryFromRow,
   globalCellFromRow,
   globalKey,
   insertEntries,
+  lockEntries,
+  loadRatings,
   ratingFromRow,
   rowsOf,
+  upsertRatings,
   upsertAccountCells,
   upsertCounters,
   upsertGlobalCells,
   type GlobalCellDelta,
+  type RatingRow,
 } from './sql.js';
 import type {
   Account,
   AccountCell,
   AccountCounters,
   ApiKeyInfo,
+  CellDelta,
   CellSums,
+  CounterDelta,
   CounterIncrements,
   CreatedApiKey,
   EntryWrite,
@@ -49,6 +57,8 @@ import type {
   RatingInput,
   RequestEntry,
   StoreLogger,
+  WindowedModelStat,
+  WindowedModelStatsOptions,
 } from './types.js';
 import {
   checkAccountId,
@@ -62,7 +72,15 @@ import {
   isHex64,
   isRequestId,
 } from './validation.js';
-import { DEFAULT_BATCHER_OPTIONS, WriteBatcher, addSums, zeroSums, type MergedBatch } from './write-batcher.js';
+import {
+  DEFAULT_BATCHER_OPTIONS,
+  WriteBatcher,
+  addCounters,
+  addSums,
+  cellKey,
+  zeroSums,
+  type MergedBatch,
+} from './write-batcher.js';
 
 export interface OpenStoreOptions {
   /** PostgreSQL URL; when absent the store uses PGlite. */
@@ -117,6 +135,17 @@ export interface RatingResult {
   previous: Rating | null;
 }
 
+/** One rating of a batch: `compute` turns the locked entry and its earlier rating into the change to make. */
+export interface RatingRequest {
+  accountId: string;
+  requestId: string;
+  /**
+   * Pure: it may run again when the transaction is retried. Throwing refuses this rating alone: its slot
+   * holds a StoreError with reason RATING_REFUSED and the thrown value as `cause`.
+   */
+  compute: (entry: RequestEntry, previous: Rating | null) => RatingComputation;
+}
+
 export interface DeletionResult {
   entries: number;
   ratings: number;
@@ -141,11 +170,25 @@ export interface Store {
   getEntry(accountId: string, requestId: string): Promise<ListedEntry>;
   listEntries(accountId: string, options?: ListEntriesOptions): Promise<EntryPage>;
   countEntries(accountId?: string): Promise<number>;
+  /** Rates one request; a batch of one (see rateRequests). Throws what compute throws, unchanged. */
   rateRequest(
     accountId: string,
     requestId: string,
     compute: (entry: RequestEntry, previous: Rating | null) => RatingComputation,
   ): Promise<RatingResult>;
+  /**
+   * Rates many requests in one transaction with a constant number of statements, and answers one slot per
+   * item, in order: its result, or the StoreError of that item alone (NOT_FOUND for an unknown or foreign
+   * id, INVALID_ARGUMENT for an invalid computation, RATING_REFUSED when compute threw). The same request
+   * may appear more than once: its ratings apply in order, each compute seeing the one before as previous.
+   * Rejects as a whole only when the transaction itself fails (database unreachable, after retries).
+   */
+  rateRequests(items: readonly RatingRequest[]): Promise<(RatingResult | StoreError)[]>;
+  /**
+   * Exact statistics of an account's answered requests (completions) created at or after `since`, one row
+   * per (query type, model), computed by one aggregate query over the window's entries.
+   */
+  windowedModelStats(accountId: string, options: WindowedModelStatsOptions): Promise<WindowedModelStat[]>;
   loadAccountCells(accountId: string): Promise<AccountCell[]>;
   loadGlobalCells(options?: { minContributors?: number }): Promise<GlobalCell[]>;
   loadCounters(accountId: string): Promise<AccountCounters[]>;
@@ -267,13 +310,6 @@ async function migrate(
   }
 }
 
-/** Carries an error thrown by a caller's computation out of a transaction. */
-class ComputationFailure extends Error {
-  constructor(cause: unknown) {
-    super('computation failed', { cause });
-  }
-}
-
 /** Deletes an account's rows of one table and counts them (row counts of DELETE differ between the drivers). */
 async function deleteRows(trx: Knex.Transaction, table: StoreTable, accountId: string): Promise<number> {
   const result = await trx.raw(
@@ -326,6 +362,36 @@ function decodePageToken(raw: string, queryType: string | null, since: string | 
     throw invalid();
   if (token.qt !== queryType || token.since !== since) throw invalid();
   return token;
+}
+
+/**
+ * Adds merged account cell deltas to their cells and to the global cells (counting the account cells this
+ * creates as new contributors), and counter deltas to their counters. Rows are written in key order.
+ */
+async function writeDeltas(
+  trx: Knex.Transaction,
+  accountCells: Map<string, CellDelta>,
+  counters: Map<string, CounterDelta>,
+): Promise<void> {
+  if (accountCells.size > 0) {
+    const globals = new Map<string, GlobalCellDelta>();
+    for (const cell of accountCells.values()) {
+      const key = globalKey(cell.queryType, cell.model);
+      let global = globals.get(key);
+      if (global === undefined) {
+        global = { queryType: cell.queryType, model: cell.model, delta: zeroSums(), contributors: 0 };
+        globals.set(key, global);
+      }
+      addSums(global.delta, cell.delta);
+    }
+    const created = await upsertAccountCells(trx, [...accountCells.values()]);
+    for (const [key, count] of created) {
+      const global = globals.get(key);
+      if (global !== undefined) global.contributors += count;
+    }
+    await upsertGlobalCells(trx, [...globals.values()]);
+  }
+  if (counters.size > 0) await upsertCounters(trx, [...counters.values()]);
 }
 
 class KnexStore implements Store {
@@ -455,27 +521,9 @@ class KnexStore implements Store {
   }
 
   private async commitBatch(batch: MergedBatch): Promise<void> {
-    const globals = new Map<string, GlobalCellDelta>();
-    for (const cell of batch.accountCells.values()) {
-      const key = globalKey(cell.queryType, cell.model);
-      let global = globals.get(key);
-      if (global === undefined) {
-        global = { queryType: cell.queryType, model: cell.model, delta: zeroSums(), contributors: 0 };
-        globals.set(key, global);
-      }
-      addSums(global.delta, cell.delta);
-    }
     await this.knex.transaction(async (trx) => {
       if (batch.entries.length > 0) await insertEntries(trx, batch.entries);
-      if (batch.accountCells.size > 0) {
-        const created = await upsertAccountCells(trx, [...batch.accountCells.values()]);
-        for (const [key, count] of created) {
-          const global = globals.get(key);
-          if (global !== undefined) global.contributors += count;
-        }
-        await upsertGlobalCells(trx, [...globals.values()]);
-      }
-      if (batch.counters.size > 0) await upsertCounters(trx, [...batch.counters.values()]);
+      await writeDeltas(trx, batch.accountCells, batch.counters);
       await notifyChange(trx, { kind: 'cells', accountIds: [...batch.accountIds], origin: this.instanceId });
     });
   }
@@ -567,65 +615,159 @@ class KnexStore implements Store {
     compute: (entry: RequestEntry, previous: Rating | null) => RatingComputation,
   ): Promise<RatingResult> {
     checkAccountId(accountId);
-    if (!isRequestId(requestId)) throw notFoundEntry(requestId);
-    // A rating may follow its completion within the batch delay: commit the entry first.
-    if (this.batcher.isPending(accountId, requestId)) await this.batcher.flush();
-    return this.withRetry('rating a request', () =>
-      this.knex.transaction(async (trx) => {
-        const entryRow = (await trx('request_entries')
-          .where({ account_id: accountId, id: requestId })
-          .forUpdate()
-          .first()) as Record<string, unknown> | undefined;
-        if (entryRow === undefined) throw notFoundEntry(requestId);
-        const entry = entryFromRow(entryRow);
-        const previousRow = (await trx('ratings').where({ account_id: accountId, request_id: requestId }).first()) as
-          Record<string, unknown> | undefined;
-        const previous = previousRow === undefined ? null : ratingFromRow(previousRow);
+    const [outcome] = await this.rateRequests([{ accountId, requestId, compute }]);
+    if (outcome instanceof StoreError) {
+      // The caller's own computation failed: its error is the caller's to read, unchanged.
+      if (outcome.reason === 'RATING_REFUSED') throw outcome.cause;
+      throw outcome;
+    }
+    return outcome as RatingResult;
+  }
 
-        let computed: RatingComputation;
-        try {
-          computed = compute(entry, previous);
-        } catch (error) {
-          throw new ComputationFailure(error);
-        }
+  async rateRequests(items: readonly RatingRequest[]): Promise<(RatingResult | StoreError)[]> {
+    const slots: (RatingResult | StoreError | undefined)[] = new Array(items.length).fill(undefined);
+    const valid: number[] = [];
+    items.forEach((item, i) => {
+      try {
+        checkAccountId(item.accountId);
+      } catch (error) {
+        slots[i] = error as StoreError;
+        return;
+      }
+      if (isRequestId(item.requestId)) valid.push(i);
+      else slots[i] = notFoundEntry(item.requestId);
+    });
+    if (valid.length === 0) return slots as (RatingResult | StoreError)[];
+    // A rating may follow its completion within the batch delay: commit the entries first.
+    if (valid.some((i) => this.batcher.isPending(items[i]!.accountId, items[i]!.requestId))) await this.batcher.flush();
+    const rated = await this.withRetry('rating requests', () =>
+      this.knex.transaction((trx) => this.rateInTransaction(trx, items, valid)),
+    );
+    for (const [i, outcome] of rated) slots[i] = outcome;
+    return slots as (RatingResult | StoreError)[];
+  }
+
+  /**
+   * The statements of a batch of ratings: lock the entries (key order), read their ratings, compute in item
+   * order, upsert the final rating of each request, add the merged cell and counter deltas, notify.
+   */
+  private async rateInTransaction(
+    trx: Knex.Transaction,
+    items: readonly RatingRequest[],
+    indexes: readonly number[],
+  ): Promise<Map<number, RatingResult | StoreError>> {
+    const keyOf = (accountId: string, requestId: string) => `${accountId}\u0000${requestId}`;
+    const unique = new Map<string, { accountId: string; requestId: string }>();
+    for (const i of indexes) {
+      const { accountId, requestId } = items[i]!;
+      unique.set(keyOf(accountId, requestId), { accountId, requestId });
+    }
+    const keys = [...unique.values()];
+    const { entries, now } = await lockEntries(trx, keys);
+    const found = keys.filter((k) => entries.has(keyOf(k.accountId, k.requestId)));
+    const current = found.length > 0 ? await loadRatings(trx, found) : new Map<string, Rating>();
+
+    const outcomes = new Map<number, RatingResult | StoreError>();
+    const pending: { index: number; key: string; entry: RequestEntry; previous: Rating | null; input: RatingInput }[] =
+      [];
+    const accountCells = new Map<string, CellDelta>();
+    const counters = new Map<string, CounterDelta>();
+    const finalRatings = new Map<string, RatingRow>();
+    for (const i of indexes) {
+      const { accountId, requestId, compute } = items[i]!;
+      const key = keyOf(accountId, requestId);
+      const entry = entries.get(key);
+      if (entry === undefined) {
+        outcomes.set(i, notFoundEntry(requestId));
+        continue;
+      }
+      const previous = current.get(key) ?? null;
+      let computed: RatingComputation;
+      try {
+        computed = compute(entry, previous);
+      } catch (error) {
+        outcomes.set(
+          i,
+          new StoreError(
+            'FAILED_PRECONDITION',
+            'RATING_REFUSED',
+            `the rating computation refused request ${requestId}: the cause says why`,
+            { cause: error },
+          ),
+        );
+        continue;
+      }
+      try {
         checkRatingInput(computed.rating);
         checkCellSums(computed.cellDelta, 'cellDelta');
         if (computed.counterDelta !== undefined) checkCounterIncrements(computed.counterDelta, 'counterDelta');
+      } catch (error) {
+        outcomes.set(i, error as StoreError);
+        continue;
+      }
+      const input: RatingInput = {
+        score: computed.rating.score,
+        isHelpful: computed.rating.isHelpful,
+        quality: computed.rating.quality,
+      };
+      // What the next rating of the same request in this batch sees as its previous one.
+      current.set(key, { accountId, requestId, ...input, createdAt: previous?.createdAt ?? now, updatedAt: now });
+      finalRatings.set(key, { accountId, requestId, ...input });
+      pending.push({ index: i, key, entry, previous, input });
 
-        const [ratingRow] = (await trx('ratings')
-          .insert({
-            account_id: accountId,
-            request_id: requestId,
-            score: computed.rating.score,
-            is_helpful: computed.rating.isHelpful,
-            quality: computed.rating.quality,
-          })
-          .onConflict(['account_id', 'request_id'])
-          .merge({
-            score: computed.rating.score,
-            is_helpful: computed.rating.isHelpful,
-            quality: computed.rating.quality,
-            updated_at: trx.fn.now(),
-          })
-          .returning('*')) as Record<string, unknown>[];
+      const ck = cellKey(accountId, entry.queryType, entry.model);
+      let cell = accountCells.get(ck);
+      if (cell === undefined) {
+        cell = { accountId, queryType: entry.queryType, model: entry.model, delta: zeroSums() };
+        accountCells.set(ck, cell);
+      }
+      addSums(cell.delta, computed.cellDelta);
+      if (computed.counterDelta !== undefined) {
+        const counterKey = `${accountId}\u0000${entry.queryType}`;
+        let counter = counters.get(counterKey);
+        if (counter === undefined) {
+          counter = { accountId, queryType: entry.queryType };
+          counters.set(counterKey, counter);
+        }
+        addCounters(counter, computed.counterDelta);
+      }
+    }
+    if (pending.length === 0) return outcomes;
 
-        const created = await upsertAccountCells(trx, [
-          { accountId, queryType: entry.queryType, model: entry.model, delta: computed.cellDelta },
-        ]);
-        await upsertGlobalCells(trx, [
-          {
-            queryType: entry.queryType,
-            model: entry.model,
-            delta: computed.cellDelta,
-            contributors: created.get(globalKey(entry.queryType, entry.model)) ?? 0,
-          },
-        ]);
-        if (computed.counterDelta !== undefined)
-          await upsertCounters(trx, [{ ...computed.counterDelta, accountId, queryType: entry.queryType }]);
-        await notifyChange(trx, { kind: 'rating', accountId });
-        return { entry, rating: ratingFromRow(ratingRow as Record<string, unknown>), previous };
-      }),
+    const stored = await upsertRatings(trx, [...finalRatings.values()]);
+    await writeDeltas(trx, accountCells, counters);
+    const accounts = [...new Set(pending.map((p) => p.entry.accountId))].sort();
+    await notifyChanges(
+      trx,
+      accounts.map((accountId) => ({ kind: 'rating', accountId })),
     );
+    for (const p of pending) {
+      const row = stored.get(p.key) as Rating;
+      // Every rating of the batch carries the times of the stored row (now() is the transaction's time).
+      outcomes.set(p.index, {
+        entry: p.entry,
+        rating: { ...row, ...p.input },
+        previous: p.previous,
+      });
+    }
+    return outcomes;
+  }
+
+  // ---- windowed statistics
+
+  async windowedModelStats(accountId: string, options: WindowedModelStatsOptions): Promise<WindowedModelStat[]> {
+    checkAccountId(accountId);
+    if (!(options.since instanceof Date) || Number.isNaN(options.since.getTime()))
+      throw StoreError.invalid('since is invalid: use a valid Date', 'INVALID_OPTION');
+    if (options.queryType !== undefined) checkQueryType(options.queryType, 'queryType');
+    if (!(Number.isFinite(options.ratingWeight) && options.ratingWeight > 0))
+      throw StoreError.invalid(
+        "ratingWeight is invalid: use the scoring configuration's rating weight, a positive number",
+        'INVALID_OPTION',
+      );
+    // Entries written by this process and still queued belong to the window too.
+    if (this.batcher.pendingCount > 0) await this.batcher.flush();
+    return this.run('computing window statistics', () => aggregateWindow(this.knex, accountId, options));
   }
 
   // ---- cells and counters
@@ -737,8 +879,6 @@ class KnexStore implements Store {
       try {
         return await work();
       } catch (error) {
-        // The caller's own computation failed: its error is the caller's to read, unchanged.
-        if (error instanceof ComputationFailure) throw error.cause;
         if (error instanceof StoreError || attempt >= 4 || !isTransientDatabaseError(error))
           throw wrapQueryError(error, what);
         await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));

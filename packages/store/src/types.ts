@@ -152,6 +152,38 @@ export interface RatingInput {
   quality: number;
 }
 
+export interface WindowedModelStatsOptions {
+  /** The window's start: entries created at or after this time. */
+  since: Date;
+  /** Only this query type; every type when absent. */
+  queryType?: string;
+  /** Weight of a rated request against 1 for a heuristic signal (the scoring configuration's ratingWeight). */
+  ratingWeight: number;
+}
+
+/**
+ * Exact statistics of one (query type, model) over a window of answered requests. A request counts with its
+ * rating's quality and weight `ratingWeight` when rated, else with its heuristic quality and weight 1.
+ */
+export interface WindowedModelStat {
+  queryType: string;
+  model: string;
+  /** The provider the entries name (the smallest, should a model have been served by several). */
+  provider: string;
+  requests: number;
+  ratings: number;
+  /** Σ w, Σ w·q and Σ w·q² over the window's requests. */
+  n: number;
+  q: number;
+  q2: number;
+  /** q / n. */
+  avgQuality: number;
+  /** Latency percentiles, linear interpolation between closest ranks (percentile_cont). */
+  latencyP50Ms: number;
+  latencyP95Ms: number;
+  avgCostUsd: number;
+}
+
 export interface ListedEntry extends RequestEntry {
   rating: Rating | null;
 }

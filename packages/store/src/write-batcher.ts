@@ -5,6 +5,7 @@ import {
   type CellDelta,
   type CellSums,
   type CounterDelta,
+  type CounterIncrements,
   type EntryWrite,
   type RequestEntry,
   type StoreLogger,
@@ -36,6 +37,14 @@ export function addSums(target: CellSums, delta: CellSums): void {
   target.latencyHist = addHistograms(target.latencyHist, delta.latencyHist);
 }
 
+/** Adds counter increments field by field (absent fields count as 0 and stay absent when both are). */
+export function addCounters(target: CounterIncrements, delta: CounterIncrements): void {
+  for (const field of COUNTER_FIELDS) {
+    const value = delta[field];
+    if (value !== undefined) target[field] = (target[field] ?? 0) + value;
+  }
+}
+
 export function cellKey(accountId: string, queryType: string, model: string): string {
   return `${accountId}\u0000${queryType}\u0000${model}`;
 }
@@ -62,10 +71,7 @@ export function mergeWrites(writes: readonly EntryWrite[]): MergedBatch {
         merged = { accountId: counter.accountId, queryType: counter.queryType };
         batch.counters.set(key, merged);
       }
-      for (const field of COUNTER_FIELDS) {
-        const value = counter[field];
-        if (value !== undefined) merged[field] = (merged[field] ?? 0) + value;
-      }
+      addCounters(merged, counter);
     }
   }
   return batch;

@@ -39,6 +39,22 @@ function replaceContribution(score: number, ratingWeight = 3) {
   };
 }
 
+/** Deep equality with numbers compared to a relative tolerance (sums added in another order). */
+function expectSameNumbers(actual: unknown, expected: unknown, path = ''): void {
+  if (typeof expected === 'number') {
+    expect(close(actual as number, expected), `${path}: ${String(actual)} vs ${expected}`).to.equal(true);
+  } else if (Array.isArray(expected)) {
+    expect(actual, path).to.be.an('array').with.length(expected.length);
+    expected.forEach((value, i) => expectSameNumbers((actual as unknown[])[i], value, `${path}[${i}]`));
+  } else if (expected !== null && typeof expected === 'object') {
+    expect(Object.keys(actual as object).sort(), path).to.deep.equal(Object.keys(expected).sort());
+    for (const [key, value] of Object.entries(expected))
+      expectSameNumbers((actual as Record<string, unknown>)[key], value, `${path}.${key}`);
+  } else {
+    expect(actual, path).to.equal(expected);
+  }
+}
+
 for (const backend of BACKENDS) {
   describe(`store on ${backend.name}`, function () {
     this.timeout(60_000);
@@ -379,6 +395,356 @@ for (const backend of BACKENDS) {
         }
         expect(thrown).to.be.instanceOf(RangeError);
         expect(await store.dumpAll()).to.deep.equal(before);
+      });
+    });
+
+    describe('batched ratings', () => {
+      /** Cells, global cells and counters, rounded for comparison of sums built in a different order. */
+      async function learningState(accounts: string[]) {
+        const cells = [];
+        const counters = [];
+        for (const account of accounts) {
+          cells.push(...(await store.loadAccountCells(account)));
+          counters.push(...(await store.loadCounters(account)));
+        }
+        return { cells, global: await store.loadGlobalCells(), counters };
+      }
+
+      /** A rating computation that also moves the counters, as the feedback service does for auto-routed requests. */
+      function withCounters(score: number) {
+        const base = replaceContribution(score);
+        return (e: RequestEntry, previous: Rating | null) => {
+          const computed = base(e, previous);
+          const before = previous?.quality ?? (e.heuristicQuality as number);
+          const quality = computed.rating.quality;
+          return { ...computed, counterDelta: { plainQ: quality - before, plainQ2: quality ** 2 - before ** 2 } };
+        };
+      }
+
+      it('rates valid ids and answers NOT_FOUND in the slot of an unknown, foreign or malformed id', async () => {
+        const mine = [heuristicWrite('acc_batch'), heuristicWrite('acc_batch')];
+        const foreign = heuristicWrite('acc_neighbour');
+        for (const write of [...mine, foreign]) await store.enqueue(write);
+        const neighbourBefore = await store.loadAccountCells('acc_neighbour');
+
+        const outcomes = await store.rateRequests([
+          { accountId: 'acc_batch', requestId: mine[0]!.entry.id, compute: replaceContribution(5) },
+          { accountId: 'acc_batch', requestId: newRequestId(), compute: replaceContribution(4) },
+          { accountId: 'acc_batch', requestId: foreign.entry.id, compute: replaceContribution(1) },
+          { accountId: 'acc_batch', requestId: 'not-a-request-id', compute: replaceContribution(1) },
+          { accountId: 'acc_batch', requestId: mine[1]!.entry.id, compute: replaceContribution(2) },
+        ]);
+
+        expect(outcomes).to.have.length(5);
+        const [first, unknown, stranger, malformed, last] = outcomes;
+        expect(first).not.to.be.instanceOf(StoreError);
+        expect(last).not.to.be.instanceOf(StoreError);
+        expect((first as { rating: Rating }).rating).to.include({ requestId: mine[0]!.entry.id, score: 5 });
+        expect((last as { rating: Rating }).rating).to.include({ requestId: mine[1]!.entry.id, score: 2 });
+        for (const failed of [unknown, stranger, malformed]) {
+          expect(failed).to.be.instanceOf(StoreError);
+          expect((failed as StoreError).code).to.equal('NOT_FOUND');
+          expect((failed as StoreError).reason).to.equal('ENTRY_NOT_FOUND');
+        }
+        const stored = (await store.dumpAll()).ratings;
+        expect(stored.map((r) => r.request_id).sort()).to.deep.equal([mine[0]!.entry.id, mine[1]!.entry.id].sort());
+        expect(await store.loadAccountCells('acc_neighbour')).to.deep.equal(neighbourBefore);
+        const [cell] = await store.loadAccountCells('acc_batch');
+        expect(cell?.ratings).to.equal(2);
+      });
+
+      it('applies two ratings of the same request in order, the second seeing the first as previous', async () => {
+        const write = heuristicWrite('acc_twice', { quality: 0.6 });
+        await store.enqueue(write);
+        const id = write.entry.id;
+        const [first, second] = (await store.rateRequests([
+          { accountId: 'acc_twice', requestId: id, compute: replaceContribution(5) },
+          { accountId: 'acc_twice', requestId: id, compute: replaceContribution(2) },
+        ])) as { rating: Rating; previous: Rating | null }[];
+        expect(first!.previous).to.equal(null);
+        expect(first!.rating.score).to.equal(5);
+        expect(second!.previous).to.include({ score: 5, quality: 1 });
+        expect(second!.rating).to.include({ score: 2, quality: 0.25 });
+        expect(second!.rating.createdAt.getTime()).to.equal(first!.rating.createdAt.getTime());
+
+        const read = await store.getEntry('acc_twice', id);
+        expect(read.rating).to.include({ score: 2, quality: 0.25 });
+        expect(read.rating?.updatedAt.getTime()).to.equal(second!.rating.updatedAt.getTime());
+        // One contribution left: the latest rating, weight 3.
+        const [cell] = await store.loadAccountCells('acc_twice');
+        expect(close(cell?.n ?? NaN, 3)).to.equal(true);
+        expect(close(cell?.q ?? NaN, 0.75)).to.equal(true);
+        expect(cell?.ratings).to.equal(1);
+      });
+
+      it('leaves cells, global cells and counters as rating the requests one by one does', async () => {
+        const accounts = ['acc_x', 'acc_y', 'acc_z'];
+        const writes = accounts.flatMap((account, a) =>
+          Array.from({ length: 12 }, (_, j) =>
+            heuristicWrite(account, {
+              quality: ((j * 13 + a * 7) % 10) / 10,
+              overrides: {
+                model: ['model-a', 'model-b'][j % 2] as string,
+                queryType: j % 3 === 0 ? 'math' : 'code_debug',
+              },
+            }),
+          ),
+        );
+        // Some requests are rated twice, one of them inside the batch and one across the two passes.
+        const plan = writes
+          .filter((_, k) => k % 3 !== 2)
+          .map((w, k) => ({ write: w, score: 1 + (k % 5) }))
+          .flatMap((p, k) => (k % 4 === 0 ? [p, { write: p.write, score: 6 - p.score }] : [p]));
+        const items = () =>
+          plan.map((p) => ({
+            accountId: p.write.entry.accountId,
+            requestId: p.write.entry.id,
+            compute: withCounters(p.score),
+          }));
+
+        for (const write of writes) await store.enqueue(write);
+        for (const item of items()) await store.rateRequest(item.accountId, item.requestId, item.compute);
+        const oneByOne = await learningState(accounts);
+        const ratingsOneByOne = (await store.dumpAll()).ratings.length;
+
+        await backend.reset();
+        for (const write of writes) await store.enqueue(write);
+        const outcomes = await store.rateRequests(items());
+        expect(outcomes.filter((o) => o instanceof StoreError)).to.deep.equal([]);
+        expectSameNumbers(await learningState(accounts), oneByOne);
+        expect((await store.dumpAll()).ratings).to.have.length(ratingsOneByOne);
+      });
+
+      it('refuses only the item whose computation throws or is invalid', async () => {
+        const writes = [heuristicWrite('acc_mixed'), heuristicWrite('acc_mixed'), heuristicWrite('acc_mixed')];
+        for (const write of writes) await store.enqueue(write);
+        const refusal = new RangeError('not rateable');
+        const outcomes = await store.rateRequests([
+          {
+            accountId: 'acc_mixed',
+            requestId: writes[0]!.entry.id,
+            compute: () => {
+              throw refusal;
+            },
+          },
+          {
+            accountId: 'acc_mixed',
+            requestId: writes[1]!.entry.id,
+            compute: () => ({ rating: { score: 9, isHelpful: null, quality: 2 }, cellDelta: sums() }),
+          },
+          { accountId: 'acc_mixed', requestId: writes[2]!.entry.id, compute: replaceContribution(4) },
+        ]);
+        expect((outcomes[0] as StoreError).reason).to.equal('RATING_REFUSED');
+        expect((outcomes[0] as StoreError).cause).to.equal(refusal);
+        expect((outcomes[1] as StoreError).code).to.equal('INVALID_ARGUMENT');
+        expect((outcomes[2] as { rating: Rating }).rating.score).to.equal(4);
+        const stored = (await store.dumpAll()).ratings;
+        expect(stored.map((r) => r.request_id)).to.deep.equal([writes[2]!.entry.id]);
+        const [cell] = await store.loadAccountCells('acc_mixed');
+        expect(cell?.ratings).to.equal(1);
+      });
+
+      it('commits queued entries of the batch first', async () => {
+        const slow = await backend.open({ batch: { maxDelayMs: 5000 }, listen: false });
+        try {
+          const writes = [heuristicWrite('acc_queued_batch'), heuristicWrite('acc_queued_batch')];
+          for (const write of writes) void slow.enqueue(write);
+          const outcomes = await slow.rateRequests(
+            writes.map((w) => ({
+              accountId: 'acc_queued_batch',
+              requestId: w.entry.id,
+              compute: replaceContribution(3),
+            })),
+          );
+          expect(outcomes.map((o) => (o as { entry: RequestEntry }).entry.id)).to.deep.equal(
+            writes.map((w) => w.entry.id),
+          );
+        } finally {
+          await slow.close();
+        }
+      });
+
+      it('announces one rating event per account of the batch', async () => {
+        const events: { kind: string; accountId?: string }[] = [];
+        const stop = store.onChange((event) => events.push(event));
+        try {
+          const writes = ['acc_n1', 'acc_n2', 'acc_n1'].map((account) => heuristicWrite(account));
+          for (const write of writes) await store.enqueue(write);
+          await store.rateRequests(
+            writes.map((w) => ({
+              accountId: w.entry.accountId,
+              requestId: w.entry.id,
+              compute: replaceContribution(4),
+            })),
+          );
+          const deadline = Date.now() + 2000;
+          const ratingEvents = () => events.filter((e) => e.kind === 'rating');
+          while (ratingEvents().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+          await new Promise((r) => setTimeout(r, 50));
+          expect(ratingEvents()).to.have.deep.members([
+            { kind: 'rating', accountId: 'acc_n1' },
+            { kind: 'rating', accountId: 'acc_n2' },
+          ]);
+        } finally {
+          stop();
+        }
+      });
+
+      it('keeps every rating of concurrent batches over the same requests', async () => {
+        const writes = Array.from({ length: 20 }, (_, j) =>
+          heuristicWrite(j % 2 === 0 ? 'acc_c1' : 'acc_c2', { overrides: { model: `model-${j % 3}` } }),
+        );
+        for (const write of writes) await store.enqueue(write);
+        // Eight batches, each rating every request once, in a different order: they must queue on the
+        // entries' locks (taken in key order) rather than deadlock, and replace each other's ratings exactly.
+        const batches = Array.from({ length: 8 }, (_, b) =>
+          store.rateRequests(
+            writes
+              .map((w, j) => ({ w, order: (j * (b + 3)) % 23 }))
+              .sort((x, y) => x.order - y.order)
+              .map(({ w }) => ({
+                accountId: w.entry.accountId,
+                requestId: w.entry.id,
+                compute: replaceContribution(1 + (b % 5)),
+              })),
+          ),
+        );
+        const outcomes = (await Promise.all(batches)).flat();
+        expect(outcomes.filter((o) => o instanceof StoreError)).to.deep.equal([]);
+        expect(outcomes).to.have.length(160);
+        const stored = (await store.dumpAll()).ratings;
+        expect(stored).to.have.length(20);
+        // Whatever order the batches committed in, each cell holds exactly one rating per request, weight 3.
+        for (const account of ['acc_c1', 'acc_c2']) {
+          const cells = await store.loadAccountCells(account);
+          expect(cells.reduce((sum, c) => sum + c.ratings, 0)).to.equal(10);
+          expect(
+            close(
+              cells.reduce((sum, c) => sum + c.n, 0),
+              30,
+            ),
+          ).to.equal(true);
+          const qualities = stored.filter((r) => r.account_id === account).map((r) => Number(r.quality));
+          const expectedQ = 3 * qualities.reduce((sum, q) => sum + q, 0);
+          expect(
+            close(
+              cells.reduce((sum, c) => sum + c.q, 0),
+              expectedQ,
+            ),
+          ).to.equal(true);
+        }
+      });
+    });
+
+    describe('window statistics', () => {
+      /** Linear interpolation between closest ranks, as percentile_cont. */
+      function quantile(values: number[], p: number): number {
+        const sorted = [...values].sort((a, b) => a - b);
+        const h = (sorted.length - 1) * p;
+        const lo = Math.floor(h);
+        const hi = Math.min(sorted.length - 1, lo + 1);
+        return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
+      }
+
+      it('aggregates the window of answered requests per query type and model, ratings weighted', async () => {
+        const base = Date.parse('2026-02-01T00:00:00Z');
+        const writes = Array.from({ length: 40 }, (_, i) =>
+          heuristicWrite('acc_window', {
+            quality: ((i * 17) % 100) / 100,
+            overrides: {
+              createdAt: new Date(base + i * 60_000),
+              queryType: i % 4 === 0 ? 'math' : 'code_debug',
+              model: i % 3 === 0 ? 'model-b' : 'model-a',
+              latencyMs: 100 + ((i * 37) % 900),
+              costUsd: (1 + (i % 7)) / 10_000,
+            },
+          }),
+        );
+        const selection = heuristicWrite('acc_window', {
+          overrides: { kind: 'selection', heuristicQuality: null, createdAt: new Date(base + 39 * 60_000) },
+        });
+        selection.cellDeltas = [];
+        const elsewhere = heuristicWrite('acc_elsewhere', { overrides: { createdAt: new Date(base + 39 * 60_000) } });
+        for (const write of [...writes, selection, elsewhere]) await store.enqueue(write);
+        const rated = new Map<string, number>();
+        for (const i of [12, 13, 25, 30, 39]) {
+          const result = await store.rateRequest('acc_window', writes[i]!.entry.id, replaceContribution(1 + (i % 5)));
+          rated.set(result.entry.id, result.rating.quality);
+        }
+        // Rated twice: only the latest rating counts.
+        const again = await store.rateRequest('acc_window', writes[25]!.entry.id, replaceContribution(5));
+        rated.set(again.entry.id, again.rating.quality);
+
+        const since = new Date(base + 10 * 60_000);
+        const weight = 3;
+        const rows = await store.windowedModelStats('acc_window', { since, ratingWeight: weight });
+        const inWindow = writes.map((w) => w.entry).filter((e) => e.createdAt >= since);
+        const groups = new Map<string, RequestEntry[]>();
+        for (const e of inWindow) {
+          const key = `${e.queryType}/${e.model}`;
+          groups.set(key, [...(groups.get(key) ?? []), e]);
+        }
+        expect(rows.map((r) => `${r.queryType}/${r.model}`)).to.deep.equal([...groups.keys()].sort());
+        for (const row of rows) {
+          const group = groups.get(`${row.queryType}/${row.model}`)!;
+          const w = group.map((e) => (rated.has(e.id) ? weight : 1));
+          const q = group.map((e) => rated.get(e.id) ?? (e.heuristicQuality as number));
+          const n = w.reduce((s, x) => s + x, 0);
+          const sq = w.reduce((s, x, i) => s + x * q[i]!, 0);
+          expect(row.provider).to.equal('openai');
+          expect(row.requests).to.equal(group.length);
+          expect(row.ratings).to.equal(group.filter((e) => rated.has(e.id)).length);
+          expect(close(row.n, n)).to.equal(true);
+          expect(close(row.q, sq)).to.equal(true);
+          expect(
+            close(
+              row.q2,
+              w.reduce((s, x, i) => s + x * q[i]! ** 2, 0),
+            ),
+          ).to.equal(true);
+          expect(close(row.avgQuality, sq / n)).to.equal(true);
+          const latencies = group.map((e) => e.latencyMs);
+          expect(close(row.latencyP50Ms, quantile(latencies, 0.5))).to.equal(true);
+          expect(close(row.latencyP95Ms, quantile(latencies, 0.95))).to.equal(true);
+          expect(close(row.avgCostUsd, group.reduce((s, e) => s + e.costUsd, 0) / group.length)).to.equal(true);
+        }
+        expect(rows.reduce((s, r) => s + r.ratings, 0)).to.equal(5);
+
+        const math = await store.windowedModelStats('acc_window', { since, queryType: 'math', ratingWeight: weight });
+        expect(math.map((r) => r.queryType)).to.deep.equal(['math', 'math']);
+        expectSameNumbers(
+          math,
+          rows.filter((r) => r.queryType === 'math'),
+        );
+        expect(
+          await store.windowedModelStats('acc_window', { since: new Date(base + 3600_000), ratingWeight: 3 }),
+        ).to.deep.equal([]);
+        expect(await store.windowedModelStats('acc_nobody', { since, ratingWeight: 3 })).to.deep.equal([]);
+      });
+
+      it('includes entries still queued, and refuses an invalid window or weight', async () => {
+        const slow = await backend.open({ batch: { maxDelayMs: 5000 }, listen: false });
+        try {
+          void slow.enqueue(heuristicWrite('acc_window_queued', { overrides: { createdAt: new Date() } }));
+          const rows = await slow.windowedModelStats('acc_window_queued', {
+            since: new Date(Date.now() - 60_000),
+            ratingWeight: 3,
+          });
+          expect(rows.map((r) => r.requests)).to.deep.equal([1]);
+        } finally {
+          await slow.close();
+        }
+        const since = new Date();
+        expect(
+          (await rejection(store.windowedModelStats('acc_w', { since: new Date(NaN), ratingWeight: 3 }))).code,
+        ).to.equal('INVALID_ARGUMENT');
+        expect((await rejection(store.windowedModelStats('acc_w', { since, ratingWeight: 0 }))).message).to.match(
+          /^ratingWeight is invalid/,
+        );
+        expect(
+          (await rejection(store.windowedModelStats('acc_w', { since, queryType: 'Not A Type', ratingWeight: 3 })))
+            .code,
+        ).to.equal('INVALID_ARGUMENT');
       });
     });
 
