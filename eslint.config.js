@@ -2,7 +2,15 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', 'packages/contracts/gen/**', '**/dist/**', '.data/**', 'services/gateway/static/vendor/**'] },
+  {
+    ignores: [
+      '**/node_modules/**',
+      'packages/contracts/gen/**',
+      '**/dist/**',
+      '.data/**',
+      'services/gateway/static/vendor/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -19,22 +27,44 @@ export default tseslint.config(
   },
   {
     files: ['**/*.cjs'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly' },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     // The learning core is pure: no Node built-ins and nothing of the project.
     files: ['packages/scoring/src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['node:*', '@routeplex/*', 'fs', 'path', 'crypto', 'os', 'http', 'https', 'net', 'child_process'] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['node:*', '@routeplex/*', 'fs', 'path', 'crypto', 'os', 'http', 'https', 'net', 'child_process'] },
+      ],
       'no-restricted-globals': ['error', 'process', 'Date', 'setTimeout', 'setInterval', 'fetch', 'performance'],
-      'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Take randomness as a parameter.' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Math', property: 'random', message: 'Take randomness as a parameter.' },
+      ],
     },
   },
   {
     // Packages never import services; services never import each other.
     files: ['packages/**/*.ts'],
     ignores: ['packages/scoring/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['@routeplex/router', '@routeplex/feedback', '@routeplex/insights', '@routeplex/gateway', '**/services/**'] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            '@routeplex/router',
+            '@routeplex/feedback',
+            '@routeplex/insights',
+            '@routeplex/gateway',
+            '**/services/**',
+          ],
+        },
+      ],
+    },
   },
 );
