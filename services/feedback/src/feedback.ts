@@ -3,6 +3,7 @@ import type { DomainError } from '@routeplex/platform';
 import { failedPrecondition, invalidArgument } from '@routeplex/platform';
 import { ratingDelta, ratingToQuality, type ScoringConfig } from '@routeplex/scoring';
 import type { CounterIncrements, Rating, RatingComputation, RequestEntry, Store } from '@routeplex/store';
+import { DEFAULT_RATING_BATCHER_OPTIONS, RatingBatcher, type RatingBatcherOptions } from './rating-batcher.js';
 
 /** The request ids the router hands out: `req_` and 8 to 64 letters and digits (the store's schema rule). */
 const REQUEST_ID_SHAPE = /^req_[A-Za-z0-9]{8,64}$/;
@@ -11,7 +12,11 @@ export const DEFAULT_RETENTION_DAYS = 30;
 const DAY_MS = 24 * 3600 * 1000;
 
 export interface FeedbackDeps {
-  store: Pick<Store, 'rateRequest'>;
+  store: Pick<Store, 'rateRequests'>;
+  /** Groups concurrent ratings into one store transaction per batch (one is made when absent). */
+  ratings?: RatingBatcher;
+  /** Options of the batcher made when `ratings` is absent. */
+  batch?: Partial<RatingBatcherOptions>;
   scoring: Pick<ScoringConfig, 'epochMs' | 'halfLifeMs' | 'ratingWeight'>;
   /** Ratings are accepted for this many days after the rated answer. */
   retentionDays: number;
@@ -115,24 +120,22 @@ export function feedbackHandlers(deps: FeedbackDeps): FeedbackHandlers {
   if (!(deps.retentionDays > 0))
     throw invalidArgument(`retentionDays must be a positive number of days; got ${deps.retentionDays}`);
   const now = deps.now ?? Date.now;
+  const ratings = deps.ratings ?? new RatingBatcher(deps.store, { ...DEFAULT_RATING_BATCHER_OPTIONS, ...deps.batch });
   return {
     async submitFeedback(req, ctx) {
       const input = validateFeedback(req);
       const nowMs = now();
-      // A typed rejection raised inside the store's transaction rolls it back; it is kept here so that the
-      // caller receives it as it was, whatever the store wraps it in.
-      let rejection: DomainError | undefined;
-      let result;
-      try {
-        result = await deps.store.rateRequest(ctx.principal.accountId, input.requestId, (entry, previous) => {
-          rejection = ratingRejection(entry, nowMs, deps.retentionDays);
+      // Acknowledged only once the batch holding this rating has committed. A rejection thrown by the
+      // computation refuses this rating alone and comes back as it was thrown.
+      const result = await ratings.submit({
+        accountId: ctx.principal.accountId,
+        requestId: input.requestId,
+        compute: (entry, previous) => {
+          const rejection = ratingRejection(entry, nowMs, deps.retentionDays);
           if (rejection !== undefined) throw rejection;
           return ratingComputation(entry, previous, input, deps.scoring);
-        });
-      } catch (err) {
-        if (rejection !== undefined) throw rejection;
-        throw err;
-      }
+        },
+      });
       const { rating, previous, entry } = result;
       return {
         rating: {

@@ -4,6 +4,7 @@ import { bindService, startGrpcServer, type Authenticator, type Logger } from '@
 import type { ScoringConfig } from '@routeplex/scoring';
 import type { Store } from '@routeplex/store';
 import { DEFAULT_RETENTION_DAYS, feedbackHandlers, type FeedbackDeps } from './feedback.js';
+import { DEFAULT_RATING_BATCHER_OPTIONS, RatingBatcher, type RatingBatcherOptions } from './rating-batcher.js';
 
 export {
   DEFAULT_RETENTION_DAYS,
@@ -13,6 +14,8 @@ export {
   validateFeedback,
 } from './feedback.js';
 export type { FeedbackDeps, FeedbackHandlers, FeedbackInput } from './feedback.js';
+export { DEFAULT_RATING_BATCHER_OPTIONS, RatingBatcher } from './rating-batcher.js';
+export type { RatingBatcherOptions } from './rating-batcher.js';
 
 /** FeedbackService bound to the shared server boundary (authentication, error mapping, cancellation). */
 export function feedbackServiceImplementation(
@@ -34,6 +37,8 @@ export interface FeedbackServiceOptions {
   scoring: ScoringConfig;
   /** Ratings are accepted for this many days after the answer (default 30). */
   retentionDays?: number;
+  /** How ratings are grouped into store transactions (default: up to 200 ratings or 5 ms). */
+  batch?: Partial<RatingBatcherOptions>;
   now?: () => number;
 }
 
@@ -44,8 +49,14 @@ export interface RunningFeedbackService {
 
 /** Starts FeedbackService on its own gRPC server, over a store the caller owns (and closes). */
 export async function startFeedbackService(options: FeedbackServiceOptions): Promise<RunningFeedbackService> {
+  const ratings = new RatingBatcher(
+    options.store,
+    { ...DEFAULT_RATING_BATCHER_OPTIONS, ...options.batch },
+    options.logger,
+  );
   const implementation = feedbackServiceImplementation({
     store: options.store,
+    ratings,
     scoring: options.scoring,
     retentionDays: options.retentionDays ?? DEFAULT_RETENTION_DAYS,
     authenticator: options.authenticator,
@@ -57,5 +68,9 @@ export async function startFeedbackService(options: FeedbackServiceOptions): Pro
     port: options.port,
     services: [{ definition: feedbackV1.FeedbackServiceService, implementation }],
   });
-  return { port: server.port, close: () => server.close() };
+  return {
+    port: server.port,
+    // The server lets calls in flight finish (their batches commit first); then nothing is left waiting.
+    close: () => server.close().finally(() => ratings.close()),
+  };
 }

@@ -246,6 +246,41 @@ for (const backend of backends()) {
         expect(res.rating?.quality).to.equal(0.75);
       });
 
+      it('acknowledges many concurrent ratings, each stored, with cells as if rated one by one', async () => {
+        const dave = await account(store, 'dave');
+        const entries = Array.from({ length: 120 }, (_, i) =>
+          completion(dave.id, {
+            queryType: i % 2 === 0 ? 'math' : 'factual',
+            model: i % 3 === 0 ? 'model-b' : 'model-a',
+            heuristicQuality: ((i * 7) % 10) / 10,
+            latencyMs: 300 + i,
+          }),
+        );
+        await record(store, entries);
+        // Every request rated once with score 1 + i % 5; the first 30 a second time, with 5, in the same burst.
+        const calls = [
+          ...entries.map((e, i) => ({ e, score: 1 + (i % 5) })),
+          ...entries.slice(0, 30).map((e) => ({ e, score: 5 })),
+        ];
+        const answers = await Promise.all(calls.map((c) => submit(dave.key, { requestId: c.e.id, score: c.score })));
+        expect(answers).to.have.length(150);
+        expect(answers.filter((a) => a.replacedPrevious)).to.have.length(30);
+
+        const stored = new Map<string, number>();
+        for (const e of entries) stored.set(e.id, (await store.getEntry(dave.id, e.id)).rating!.quality);
+        expect(stored.size).to.equal(120);
+        // A request rated twice keeps whichever rating committed last; the cells must match exactly that.
+        for (const e of entries.slice(30)) expect(stored.get(e.id)).to.equal((entries.indexOf(e) % 5) / 4);
+        const expected = new Map<string, CellSums>();
+        for (const e of entries) {
+          const key = `${e.queryType}/${e.model}`;
+          expected.set(key, addCells(expected.get(key) ?? emptyCell(), ratedOf(e, stored.get(e.id)!)));
+        }
+        const cells = await store.loadAccountCells(dave.id);
+        expect(cells).to.have.length(expected.size);
+        for (const cell of cells) expectCellsClose(cell, expected.get(`${cell.queryType}/${cell.model}`)!);
+      });
+
       it('does not count a replayed identical rating twice', async () => {
         const entry = completion(alice.id, { queryType: 'creative' });
         await record(store, [entry]);
