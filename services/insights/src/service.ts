@@ -16,7 +16,7 @@ import { windowedModelStats } from './windowed.js';
 
 export type InsightsStore = Pick<
   Store,
-  'loadAccountCells' | 'loadCounters' | 'loadGlobalCells' | 'listEntries' | 'deleteAccountData'
+  'loadAccountCells' | 'loadCounters' | 'loadGlobalCells' | 'listEntries' | 'windowedModelStats' | 'deleteAccountData'
 >;
 
 export interface InsightsDeps {
@@ -126,7 +126,6 @@ export function insightsHandlers(deps: InsightsDeps): Handlers<typeof insightsV1
           queryType,
           nowMs,
           deps.scoring,
-          ctx.signal,
         ),
       };
     },
