@@ -1,5 +1,5 @@
 import { addCells, emptyCell, type CellSums, type GlobalCellSums } from '@routeplex/scoring';
-import type { Store } from '@routeplex/store';
+import type { AccountCell, GlobalCell, Store } from '@routeplex/store';
 
 /** model id -> cell */
 export type ModelCells<T extends CellSums = CellSums> = Map<string, T>;
@@ -12,17 +12,30 @@ export interface CellDeltaInput {
   delta: CellSums;
 }
 
-type CellSource = Pick<Store, 'loadAccountCells' | 'loadGlobalCells' | 'onChange' | 'instanceId'>;
+/** One scope's cells: per query type, and per model summed over every type (the prior of a type's estimate). */
+export interface ScopeCells<T extends CellSums = CellSums> {
+  byType: TypeCells<T>;
+  pooled: ModelCells<T>;
+}
+
+type CellSource = Pick<Store, 'loadAccountCells' | 'loadGlobalCells' | 'onChange'>;
+
+interface AccountEntry {
+  cells: Promise<ScopeCells>;
+  /** Set when a batch changed the account: the next use reloads in the background and serves these meanwhile. */
+  stale: boolean;
+}
 
 /**
  * The cells a replica routes with. In the steady state a decision reads only memory: an account's cells
- * are loaded once and then kept current by the replica's own deltas (applied at once, before the batch
- * reaches the database) and by change notifications from other replicas (a rating or a deletion drops the
- * account, so the next request reloads it; batches refresh the global cells).
+ * are loaded once and kept current by the replica's own deltas, applied at once, before their batch
+ * reaches the database. Change notifications keep replicas in step: a rating or a deletion drops the
+ * account, so that the very next decision reloads it; a committed batch marks the account stale, so that
+ * it is refreshed in the background while decisions go on with what is in memory.
  */
 export class LearningCache {
-  private global: TypeCells<GlobalCellSums> = new Map();
-  private readonly accounts = new Map<string, Promise<TypeCells>>();
+  private global: ScopeCells<GlobalCellSums> = { byType: new Map(), pooled: new Map() };
+  private readonly accounts = new Map<string, AccountEntry>();
   private globalReload: Promise<void> | undefined;
   private globalTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -41,11 +54,14 @@ export class LearningCache {
         if (event.accountId) this.accounts.delete(event.accountId);
         void this.reloadGlobal();
       } else if (event.kind === 'cells') {
-        // This replica's own batches are already applied in memory.
-        if (event.origin === this.source.instanceId) return;
-        // Another replica's batch: the accounts it names reload lazily.
-        for (const id of event.accountIds ?? []) this.accounts.delete(id);
-        if (!event.accountIds) this.accounts.clear();
+        if (event.accountIds) {
+          for (const id of event.accountIds) {
+            const entry = this.accounts.get(id);
+            if (entry) entry.stale = true;
+          }
+        } else {
+          for (const entry of this.accounts.values()) entry.stale = true;
+        }
         this.scheduleGlobalReload();
       }
     });
@@ -57,42 +73,32 @@ export class LearningCache {
     if (this.globalTimer) clearTimeout(this.globalTimer);
   }
 
-  /** This account's cells for one query type (model -> cell). */
-  async personal(accountId: string, queryType: string): Promise<ModelCells> {
-    const cells = await this.accountCells(accountId);
-    return cells.get(queryType) ?? new Map();
+  /** This account's cells: one query type's, and every model's pooled over all types. */
+  async personal(accountId: string, queryType: string): Promise<{ cells: ModelCells; pooled: ModelCells }> {
+    const scope = await this.accountCells(accountId);
+    return { cells: scope.byType.get(queryType) ?? new Map(), pooled: scope.pooled };
   }
 
-  /** Global cells for one query type, with their contributor counts (not yet gated by K). */
-  globalCells(queryType: string): ModelCells<GlobalCellSums> {
-    return this.global.get(queryType) ?? new Map();
+  /** Global cells for one query type and pooled, with contributor counts (not yet gated by K). */
+  globalCells(queryType: string): { cells: ModelCells<GlobalCellSums>; pooled: ModelCells<GlobalCellSums> } {
+    return { cells: this.global.byType.get(queryType) ?? new Map(), pooled: this.global.pooled };
   }
 
   /** Applies a replica's own deltas at once, so that the next decision in this process sees them. */
   applyLocal(accountId: string, deltas: readonly CellDeltaInput[]): void {
-    const account = this.accounts.get(accountId);
-    for (const d of deltas) {
-      const g = getOrCreate(this.global, d.queryType);
-      const prev = g.get(d.model);
-      const next = addCells(prev ?? emptyCell(), d.delta) as GlobalCellSums;
-      next.contributors = prev?.contributors ?? 0;
-      g.set(d.model, next);
-    }
-    if (!account) return;
-    void account.then((cells) => {
+    const entry = this.accounts.get(accountId);
+    void entry?.cells.then((scope) => {
       for (const d of deltas) {
-        const m = getOrCreate(cells, d.queryType);
-        const prev = m.get(d.model);
-        m.set(d.model, addCells(prev ?? emptyCell(), d.delta));
-        if (!prev) {
-          const g = this.global.get(d.queryType)?.get(d.model);
-          if (g) g.contributors += 1;
-        }
+        const isNew = !scope.byType.get(d.queryType)?.has(d.model);
+        addInto(scope, d.queryType, d.model, d.delta);
+        const g = this.global.byType.get(d.queryType)?.get(d.model);
+        if (isNew && g) g.contributors += 1;
       }
     });
+    for (const d of deltas) addInto(this.global, d.queryType, d.model, d.delta);
   }
 
-  /** Forgets an account (after a deletion or a rating): its next request reloads from the store. */
+  /** Forgets an account: its next request reloads it from the store. */
   dropAccount(accountId: string): void {
     this.accounts.delete(accountId);
   }
@@ -102,9 +108,7 @@ export class LearningCache {
     const reload = this.source
       .loadGlobalCells()
       .then((rows) => {
-        const next: TypeCells<GlobalCellSums> = new Map();
-        for (const row of rows) getOrCreate(next, row.queryType).set(row.model, row);
-        this.global = next;
+        this.global = scopeOf(rows);
       })
       .finally(() => {
         this.globalReload = undefined;
@@ -122,23 +126,61 @@ export class LearningCache {
     this.globalTimer.unref();
   }
 
-  private accountCells(accountId: string): Promise<TypeCells> {
+  private accountCells(accountId: string): Promise<ScopeCells> {
     const cached = this.accounts.get(accountId);
-    if (cached) return cached;
-    {
-      if (this.accounts.size >= this.options.maxAccounts) {
-        const oldest = this.accounts.keys().next().value;
-        if (oldest !== undefined) this.accounts.delete(oldest);
-      }
-      const cells = this.source.loadAccountCells(accountId).then((rows) => {
-        const map: TypeCells = new Map();
-        for (const row of rows) getOrCreate(map, row.queryType).set(row.model, row);
-        return map;
-      });
-      cells.catch(() => this.accounts.delete(accountId));
-      this.accounts.set(accountId, cells);
-      return cells;
+    if (cached && !cached.stale) return cached.cells;
+    if (cached) {
+      // Serve what is in memory and swap in the fresh cells when they arrive.
+      cached.stale = false;
+      const fresh = this.load(accountId);
+      fresh.then(
+        () => {
+          if (this.accounts.get(accountId) === cached) this.accounts.set(accountId, { cells: fresh, stale: false });
+        },
+        () => (cached.stale = true),
+      );
+      return cached.cells;
     }
+    if (this.accounts.size >= this.options.maxAccounts) {
+      const oldest = this.accounts.keys().next().value;
+      if (oldest !== undefined) this.accounts.delete(oldest);
+    }
+    const entry: AccountEntry = { cells: this.load(accountId), stale: false };
+    entry.cells.catch(() => {
+      if (this.accounts.get(accountId) === entry) this.accounts.delete(accountId);
+    });
+    this.accounts.set(accountId, entry);
+    return entry.cells;
+  }
+
+  private load(accountId: string): Promise<ScopeCells> {
+    return this.source.loadAccountCells(accountId).then((rows) => scopeOf(rows));
+  }
+}
+
+function scopeOf<T extends AccountCell | GlobalCell>(rows: readonly T[]): ScopeCells<T> {
+  const scope: ScopeCells<T> = { byType: new Map(), pooled: new Map() };
+  for (const row of rows) {
+    getOrCreate(scope.byType, row.queryType).set(row.model, row);
+    const pooled = scope.pooled.get(row.model);
+    const sum = addCells(pooled ?? emptyCell(), row) as T;
+    // A pooled global cell is backed by at least as many accounts as its best-backed type.
+    if ('contributors' in row)
+      (sum as GlobalCell).contributors = Math.max(
+        (pooled as GlobalCell | undefined)?.contributors ?? 0,
+        row.contributors,
+      );
+    scope.pooled.set(row.model, sum);
+  }
+  return scope;
+}
+
+function addInto<T extends CellSums>(scope: ScopeCells<T>, queryType: string, model: string, delta: CellSums): void {
+  for (const map of [getOrCreate(scope.byType, queryType), scope.pooled]) {
+    const prev = map.get(model) as (T & { contributors?: number }) | undefined;
+    const next = addCells(prev ?? emptyCell(), delta) as T & { contributors?: number };
+    next.contributors = prev?.contributors ?? 0; // counts accounts, which a delta does not change here
+    map.set(model, next);
   }
 }
 

@@ -7,6 +7,7 @@ import {
   contributionCell,
   estimateTokens,
   catalogCostUsd,
+  EXPECTED_COMPLETION_TOKENS,
   NoEligibleModelError,
   type CandidateModel,
   type Decision,
@@ -226,21 +227,27 @@ export class Router {
     const autoRouted = input.model === AUTO_MODEL;
     if (autoRouted) {
       const personal = await this.o.cache.personal(accountId, queryType);
+      const global = this.o.cache.globalCells(queryType);
       const candidates = this.o.catalog.models();
       try {
         decision = decide({
           candidates,
           queryType,
           promptTokens,
-          expectedCompletionTokens: input.maxTokens,
+          // max_tokens bounds the answer; a typical answer of the type is what it will cost.
+          expectedCompletionTokens:
+            input.maxTokens === undefined
+              ? undefined
+              : Math.min(input.maxTokens, EXPECTED_COMPLETION_TOKENS[queryType]),
           preference: input.preference,
           constraints: {
             allowedModels: input.allowedModels,
             maxCostUsd: input.maxCostUsd,
             unhealthy: candidates.filter((c) => !this.o.breakers.get(c.provider, c.id).isAvailable()).map((c) => c.id),
           },
-          personal,
-          global: this.o.cache.globalCells(queryType),
+          personal: personal.cells,
+          global: global.cells,
+          pooled: { personal: personal.pooled, global: global.pooled },
           config: this.o.scoring,
           nowMs: createdMs,
           rng: this.o.rng,
