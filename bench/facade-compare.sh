@@ -22,6 +22,14 @@ ROUTEPLEX_DATA_DIR="$data" ROUTEPLEX_CATALOG="$root/services/router/bench/bench-
   node --import tsx "$root/apps/cli/src/main.ts" start >"$data/routeplex.log" 2>&1 & rpx_pid=$!; pids+=($rpx_pid)
 for _ in $(seq 100); do [ -f "$data/dev-api-key" ] && (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.2; done
 key=$(cat "$data/dev-api-key")
+# Steady state: warm routeplex up (JIT, caches, the embedded database) with ${WARMUP:-3000} requests first.
+(cd "$root" && node --import tsx -e "
+  const url = 'http://127.0.0.1:$port/api/v1/chat/completions';
+  const body = JSON.stringify({ model: 'routeplex-ai', messages: [{ role: 'user', content: 'Write a function that reverses a linked list in place.' }] });
+  for (let i = 0; i < ${WARMUP:-3000}; i++) {
+    const r = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: 'Bearer $key' } });
+    if (!r.ok) throw new Error('warm-up failed: ' + r.status); await r.text();
+  }")
 
 (cd "$root" && MODEL=routeplex-ai bash "$shared/bench/compare.sh" \
   "routeplex=http://127.0.0.1:$port/api/v1/chat/completions|authorization:Bearer $key")

@@ -2,7 +2,7 @@
 // of ../shared/bench, `routeplex-ai` with every request recorded. Measures, in one run:
 //   sequential p50/p99 of the upstream alone (HTTP) and of the router (gRPC), i.e. the router's added latency;
 //   requests/s at 32 concurrent gRPC calls; then stops the router (SIGTERM flushes) and reads the count back.
-// usage: pnpm exec tsx services/router/bench/router-load.ts [--seq 2000] [--duration 8] [--concurrency 32]
+// usage: pnpm exec tsx services/router/bench/router-load.ts [--warmup 3000] [--seq 2000] [--duration 8] [--concurrency 32]
 //        (DATABASE_URL selects PostgreSQL; otherwise PGlite in a temporary folder)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
@@ -19,6 +19,7 @@ import { openStore } from '@routeplex/store';
 const { values } = parseArgs({
   options: {
     seq: { type: 'string', default: '2000' },
+    warmup: { type: 'string', default: '3000' },
     duration: { type: 'string', default: '8' },
     concurrency: { type: 'string', default: '32' },
   },
@@ -105,6 +106,8 @@ async function sequential(name: string, fn: () => Promise<void>, n: number) {
 }
 
 const n = Number(values.seq);
+// Steady state: let the JIT and the caches warm up before measuring (the upstream alone needs none).
+for (let i = 0; i < Number(values.warmup); i++) await viaRouter();
 const rows = [
   await sequential('upstream (HTTP)', viaUpstream, n),
   await sequential('router (gRPC, routeplex-ai)', viaRouter, n),
@@ -148,7 +151,7 @@ console.table([
 ]);
 
 client.close();
-const sent = n + 200 + done; // successful router calls: sequential (with warm-up) + load
+const sent = Number(values.warmup) + n + 200 + done; // successful router calls: warm-up, sequential, load
 router.kill('SIGTERM');
 await new Promise((r) => router.once('exit', r));
 upstream.kill('SIGTERM');

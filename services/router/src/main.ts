@@ -27,7 +27,8 @@ const config = loadConfig(
     ROUTEPLEX_BREAKER_FAILURES: vars.positiveInt(5),
     ROUTEPLEX_BREAKER_COOLDOWN_MS: vars.positiveInt(30_000),
     ROUTEPLEX_BATCH_MAX_ENTRIES: vars.positiveInt(500),
-    ROUTEPLEX_BATCH_MAX_DELAY_MS: vars.positiveInt(20),
+    // Unset: 20 ms on PostgreSQL, 200 ms on PGlite (whose per-transaction cost runs on the event loop).
+    ROUTEPLEX_BATCH_MAX_DELAY_MS: z.coerce.number().int().positive().optional(),
   },
   process.env,
 );
@@ -50,7 +51,10 @@ const store = await openStore({
     : config.ROUTEPLEX_DATA_DIR
       ? { pgliteDir: config.ROUTEPLEX_DATA_DIR }
       : {}),
-  batch: { maxEntries: config.ROUTEPLEX_BATCH_MAX_ENTRIES, maxDelayMs: config.ROUTEPLEX_BATCH_MAX_DELAY_MS },
+  batch: {
+    maxEntries: config.ROUTEPLEX_BATCH_MAX_ENTRIES,
+    maxDelayMs: config.ROUTEPLEX_BATCH_MAX_DELAY_MS ?? (config.DATABASE_URL ? 20 : 200),
+  },
   logger,
 });
 const authenticator = new Authenticator(authConfigFrom(config), (hash) => store.findAccountByKeyHash(hash));
