@@ -23,7 +23,7 @@ ROUTEPLEX_DATA_DIR="$data" ROUTEPLEX_CATALOG="$root/services/router/bench/bench-
 for _ in $(seq 100); do [ -f "$data/dev-api-key" ] && (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.2; done
 key=$(cat "$data/dev-api-key")
 # Steady state: warm routeplex up (JIT, caches, the embedded database) with ${WARMUP:-3000} requests first.
-(cd "$root" && node --import tsx -e "
+(cd "$root" && node --input-type=module -e "
   const url = 'http://127.0.0.1:$port/api/v1/chat/completions';
   const body = JSON.stringify({ model: 'routeplex-ai', messages: [{ role: 'user', content: 'Write a function that reverses a linked list in place.' }] });
   for (let i = 0; i < ${WARMUP:-3000}; i++) {
@@ -37,8 +37,8 @@ key=$(cat "$data/dev-api-key")
 kill -TERM $rpx_pid; wait $rpx_pid || true
 kill -TERM $up_pid; wait $up_pid || true
 served=$(grep -o 'served [0-9]*' "$data/upstream.log" | awk '{print $2}')
-recorded=$(cd "$root" && ROUTEPLEX_DATA_DIR="$data" node --import tsx -e "
-  const { openStore } = await import('@routeplex/store');
+recorded=$(cd "$root" && ROUTEPLEX_DATA_DIR="$data" node --import tsx --input-type=module -e "
+  const { openStore } = await import('./packages/store/src/index.ts');
   const s = await openStore({ pgliteDir: process.env.ROUTEPLEX_DATA_DIR + '/pglite', listen: false });
   console.log(await s.countEntries()); await s.close();" 2>/dev/null | tail -1)
 echo "== routeplex: $served model calls served by its upstream, $recorded entries recorded"
