@@ -42,19 +42,6 @@ export async function notifyChange(db: Knex.Transaction, event: ChangeEvent): Pr
   await db.raw('select pg_notify(?, ?)', [CHANGE_CHANNEL, encodeChange({ ...event, accountIds })]);
 }
 
-/**
- * Sends several change notifications with one statement (one round trip whatever their number); like
- * notifyChange, they are delivered when and only if the transaction commits.
- */
-export async function notifyChanges(db: Knex.Transaction, events: readonly ChangeEvent[]): Promise<void> {
-  if (events.length === 0) return;
-  if (events.length === 1) return notifyChange(db, events[0] as ChangeEvent);
-  await db.raw('select pg_notify(?, payload) from unnest(?::text[]) as u(payload)', [
-    CHANGE_CHANNEL,
-    events.map((event) => encodeChange(event)),
-  ]);
-}
-
 export type ChangeListener = (event: ChangeEvent) => void;
 
 /** Fans events out to listeners; a throwing listener is logged and does not stop the others. */

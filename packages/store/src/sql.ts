@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { CHANGE_CHANNEL as CHANGE_CHANNEL_NAME } from './notifications.js';
 import {
   CELL_SUM_FIELDS,
   type AccountCell,
@@ -298,28 +299,123 @@ export interface RatingRow extends RatingInput {
 }
 
 /**
- * Inserts or replaces ratings with one statement (at most one row per request: a multi-row upsert cannot
- * touch a row twice), in key order. Returns the stored rows keyed by account and request id.
+ * Everything a batch of ratings writes, in one statement (one round trip instead of five): the final rating
+ * of each request, the account cells, the global cells (with the account cells this creates as new
+ * contributors), the counters, and the change notifications (sent at commit). Locks follow the order of
+ * every other writer: account cells (key order), then global cells (key order), then counters; each
+ * later step reads the one before it, which makes PostgreSQL finish that one first.
+ * Returns the stored ratings keyed by account and request id.
  */
-export async function upsertRatings(trx: Knex.Transaction, rows: readonly RatingRow[]): Promise<Map<string, Rating>> {
-  const sorted = [...rows].sort((a, b) => compareKeys([a.accountId, a.requestId], [b.accountId, b.requestId]));
-  const result = await trx.raw(
-    `insert into ratings (account_id, request_id, score, is_helpful, quality)
-     select a, r, s, h, q from unnest(?::text[], ?::text[], ?::smallint[], ?::boolean[], ?::float8[]) as u(a, r, s, h, q)
-     on conflict (account_id, request_id) do update set
-       score = excluded.score, is_helpful = excluded.is_helpful, quality = excluded.quality, updated_at = now()
-     returning *`,
-    columnsOf(
-      sorted.map((r) => [r.accountId, r.requestId, r.score, r.isHelpful, r.quality]),
-      5,
-    ) as Knex.RawBinding[],
+export async function applyRatings(
+  trx: Knex.Transaction,
+  writes: {
+    ratings: readonly RatingRow[];
+    accountCells: readonly AccountCellDelta[];
+    counters: readonly CounterDelta[];
+    notifications: readonly string[];
+  },
+): Promise<Map<string, Rating>> {
+  const ratings = [...writes.ratings].sort((a, b) =>
+    compareKeys([a.accountId, a.requestId], [b.accountId, b.requestId]),
   );
+  const cells = [...writes.accountCells].sort((a, b) =>
+    compareKeys([a.accountId, a.queryType, a.model], [b.accountId, b.queryType, b.model]),
+  );
+  const globals = new Map<string, { queryType: string; model: string; delta: CellSums }>();
+  for (const cell of cells) {
+    const key = globalKey(cell.queryType, cell.model);
+    let global = globals.get(key);
+    if (global === undefined) {
+      global = { queryType: cell.queryType, model: cell.model, delta: zeroCellSums() };
+      globals.set(key, global);
+    }
+    for (const field of CELL_SUM_FIELDS) global.delta[field] += cell.delta[field];
+    global.delta.latencyHist = addHistogramValues(global.delta.latencyHist, cell.delta.latencyHist);
+  }
+  const sortedGlobals = [...globals.values()].sort((a, b) =>
+    compareKeys([a.queryType, a.model], [b.queryType, b.model]),
+  );
+  const counters = [...writes.counters].sort((a, b) =>
+    compareKeys([a.accountId, a.queryType], [b.accountId, b.queryType]),
+  );
+
+  const cellColumns = ['account_id', 'query_type', 'model', ...cellSumColumnList];
+  const cellSelect = unnestSelect(['text', 'text', 'text', ...cellSumCasts], 'u', cellColumns).replace(
+    'latency_hist from',
+    'latency_hist::float8[] from',
+  );
+  const globalColumns = ['query_type', 'model', ...cellSumColumnList];
+  const globalUnnest = `unnest(${['text', 'text', ...cellSumCasts].map((c) => `?::${c}[]`).join(', ')}) as g(${globalColumns.join(', ')})`;
+  const globalValues = globalColumns.map((c) => (c === 'latency_hist' ? 'g.latency_hist::float8[]' : `g.${c}`));
+  const counterColumns = ['account_id', 'query_type', ...COUNTER_COLUMNS.map(([, column]) => column)];
+  const counterCasts = ['text', 'text', ...COUNTER_COLUMNS.map(([, , cast]) => cast)];
+  const counterAssignments = COUNTER_COLUMNS.map(([, c]) => `${c} = account_counters.${c} + excluded.${c}`).join(', ');
+
+  const sql = `with rated as (
+      insert into ratings (account_id, request_id, score, is_helpful, quality)
+      select a, r, s, h, q from unnest(?::text[], ?::text[], ?::smallint[], ?::boolean[], ?::float8[]) as u(a, r, s, h, q)
+      on conflict (account_id, request_id) do update set
+        score = excluded.score, is_helpful = excluded.is_helpful, quality = excluded.quality, updated_at = now()
+      returning *
+    ), cells as (
+      insert into account_cells (${cellColumns.join(', ')}) ${cellSelect}
+      on conflict (account_id, query_type, model) do update set ${addAssignments('account_cells')}
+      returning query_type, model, (xmax = 0) as created
+    ), globals as (
+      insert into global_cells (${globalColumns.join(', ')}, contributors)
+      select ${globalValues.join(', ')},
+        (select count(*) from cells c where c.created and c.query_type = g.query_type and c.model = g.model)::integer
+      from ${globalUnnest}
+      on conflict (query_type, model) do update set ${addAssignments('global_cells')},
+        contributors = global_cells.contributors + excluded.contributors
+      returning 1 as done
+    ), counters as (
+      insert into account_counters (${counterColumns.join(', ')})
+      ${unnestSelect(counterCasts, 'k', counterColumns)} where (select count(*) from globals) >= 0
+      on conflict (account_id, query_type) do update set ${counterAssignments}
+      returning 1 as done
+    ), notified as (
+      select pg_notify(?, payload) from unnest(?::text[]) as n(payload)
+    )
+    select rated.*, (select count(*) from notified) as rpx_notified, (select count(*) from counters) as rpx_counters
+    from rated`;
+  const bindings = [
+    ...columnsOf(
+      ratings.map((r) => [r.accountId, r.requestId, r.score, r.isHelpful, r.quality]),
+      5,
+    ),
+    ...columnsOf(
+      cells.map((c) => [c.accountId, c.queryType, c.model, ...cellSumValues(c.delta)]),
+      cellColumns.length,
+    ),
+    ...columnsOf(
+      sortedGlobals.map((g) => [g.queryType, g.model, ...cellSumValues(g.delta)]),
+      globalColumns.length,
+    ),
+    ...columnsOf(
+      counters.map((c) => [c.accountId, c.queryType, ...COUNTER_COLUMNS.map(([field]) => c[field] ?? 0)]),
+      counterColumns.length,
+    ),
+    CHANGE_CHANNEL_NAME,
+    writes.notifications,
+  ];
+  const result = await trx.raw(sql, bindings as Knex.RawBinding[]);
   const stored = new Map<string, Rating>();
   for (const row of rowsOf(result)) {
     const rating = ratingFromRow(row);
     stored.set(entryMapKey(rating.accountId, rating.requestId), rating);
   }
   return stored;
+}
+
+function zeroCellSums(): CellSums {
+  return { n: 0, q: 0, q2: 0, requests: 0, ratings: 0, failures: 0, latencyMs: 0, costUsd: 0, latencyHist: [] };
+}
+
+function addHistogramValues(a: readonly number[], b: readonly number[]): number[] {
+  const out = new Array<number>(Math.max(a.length, b.length));
+  for (let i = 0; i < out.length; i++) out[i] = (a[i] ?? 0) + (b[i] ?? 0);
+  return out;
 }
 
 /**

@@ -15,8 +15,8 @@ import {
   ChangeHub,
   listenPglite,
   listenPostgres,
+  encodeChange,
   notifyChange,
-  notifyChanges,
   type ChangeListener,
   type ChangeSubscription,
 } from './notifications.js';
@@ -24,6 +24,7 @@ import {
   SUBTRACT_ACCOUNT_FROM_GLOBAL,
   accountCellFromRow,
   aggregateWindow,
+  applyRatings,
   countersFromRow,
   entryFromRow,
   globalCellFromRow,
@@ -33,7 +34,6 @@ import {
   loadRatings,
   ratingFromRow,
   rowsOf,
-  upsertRatings,
   upsertAccountCells,
   upsertCounters,
   upsertGlobalCells,
@@ -648,8 +648,9 @@ class KnexStore implements Store {
   }
 
   /**
-   * The statements of a batch of ratings: lock the entries (key order), read their ratings, compute in item
-   * order, upsert the final rating of each request, add the merged cell and counter deltas, notify.
+   * The statements of a batch of ratings: lock the entries (key order), read their ratings (after the lock,
+   * so that a rating committed meanwhile is seen), compute in item order, then one statement writes the
+   * final rating of each request, the merged cell and counter deltas and the notifications.
    */
   private async rateInTransaction(
     trx: Knex.Transaction,
@@ -734,13 +735,13 @@ class KnexStore implements Store {
     }
     if (pending.length === 0) return outcomes;
 
-    const stored = await upsertRatings(trx, [...finalRatings.values()]);
-    await writeDeltas(trx, accountCells, counters);
     const accounts = [...new Set(pending.map((p) => p.entry.accountId))].sort();
-    await notifyChanges(
-      trx,
-      accounts.map((accountId) => ({ kind: 'rating', accountId })),
-    );
+    const stored = await applyRatings(trx, {
+      ratings: [...finalRatings.values()],
+      accountCells: [...accountCells.values()],
+      counters: [...counters.values()],
+      notifications: accounts.map((accountId) => encodeChange({ kind: 'rating', accountId })),
+    });
     for (const p of pending) {
       const row = stored.get(p.key) as Rating;
       // Every rating of the batch carries the times of the stored row (now() is the transaction's time).

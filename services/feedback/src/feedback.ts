@@ -3,7 +3,7 @@ import type { DomainError } from '@routeplex/platform';
 import { failedPrecondition, invalidArgument } from '@routeplex/platform';
 import { ratingDelta, ratingToQuality, type ScoringConfig } from '@routeplex/scoring';
 import type { CounterIncrements, Rating, RatingComputation, RequestEntry, Store } from '@routeplex/store';
-import { DEFAULT_RATING_BATCHER_OPTIONS, RatingBatcher, type RatingBatcherOptions } from './rating-batcher.js';
+import { RatingBatcher, type RatingBatcherOptions } from './rating-batcher.js';
 
 /** The request ids the router hands out: `req_` and 8 to 64 letters and digits (the store's schema rule). */
 const REQUEST_ID_SHAPE = /^req_[A-Za-z0-9]{8,64}$/;
@@ -120,7 +120,7 @@ export function feedbackHandlers(deps: FeedbackDeps): FeedbackHandlers {
   if (!(deps.retentionDays > 0))
     throw invalidArgument(`retentionDays must be a positive number of days; got ${deps.retentionDays}`);
   const now = deps.now ?? Date.now;
-  const ratings = deps.ratings ?? new RatingBatcher(deps.store, { ...DEFAULT_RATING_BATCHER_OPTIONS, ...deps.batch });
+  const ratings = deps.ratings ?? new RatingBatcher(deps.store, deps.batch);
   return {
     async submitFeedback(req, ctx) {
       const input = validateFeedback(req);

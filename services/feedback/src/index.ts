@@ -4,7 +4,7 @@ import { bindService, startGrpcServer, type Authenticator, type Logger } from '@
 import type { ScoringConfig } from '@routeplex/scoring';
 import type { Store } from '@routeplex/store';
 import { DEFAULT_RETENTION_DAYS, feedbackHandlers, type FeedbackDeps } from './feedback.js';
-import { DEFAULT_RATING_BATCHER_OPTIONS, RatingBatcher, type RatingBatcherOptions } from './rating-batcher.js';
+import { RatingBatcher, type RatingBatcherOptions } from './rating-batcher.js';
 
 export {
   DEFAULT_RETENTION_DAYS,
@@ -49,11 +49,7 @@ export interface RunningFeedbackService {
 
 /** Starts FeedbackService on its own gRPC server, over a store the caller owns (and closes). */
 export async function startFeedbackService(options: FeedbackServiceOptions): Promise<RunningFeedbackService> {
-  const ratings = new RatingBatcher(
-    options.store,
-    { ...DEFAULT_RATING_BATCHER_OPTIONS, ...options.batch },
-    options.logger,
-  );
+  const ratings = new RatingBatcher(options.store, options.batch, options.logger);
   const implementation = feedbackServiceImplementation({
     store: options.store,
     ratings,

@@ -8,12 +8,15 @@ export interface RatingBatcherOptions {
   maxDelayMs: number;
   /** Ratings beyond this many waiting are refused with RESOURCE_EXHAUSTED (default 10,000). */
   maxPending: number;
+  /** Batches committing at the same time (default 2): one gathers and locks while the other writes. */
+  maxInFlight: number;
 }
 
 export const DEFAULT_RATING_BATCHER_OPTIONS: RatingBatcherOptions = {
   maxItems: 200,
   maxDelayMs: 5,
   maxPending: 10_000,
+  maxInFlight: 2,
 };
 
 interface Waiting {
@@ -24,27 +27,36 @@ interface Waiting {
 
 /**
  * Groups concurrent ratings into one store transaction per batch. A rating's promise settles only after
- * its batch has committed (or failed): a rating is committed before it is acknowledged. One batch commits
- * at a time; ratings that arrive meanwhile form the next batch, which starts as soon as the previous one
- * ends, so batches grow with load while a lone rating waits at most maxDelayMs.
+ * its batch has committed (or failed): a rating is committed before it is acknowledged. Up to maxInFlight
+ * batches commit at a time; ratings that arrive while they do form the next batch, which starts as soon as
+ * one ends, so batches grow with load while a lone rating waits at most maxDelayMs. A batch also starts
+ * early once as many ratings wait as the last batch held: callers that wait for their acknowledgements come
+ * back about that many at a time, and waiting longer would only add latency.
+ *
+ * Two ratings of the same request in different batches may commit in either order (the store serialises
+ * them on the entry's lock); ratings of one request sent one after the other apply in order.
  */
 export class RatingBatcher {
   private queue: Waiting[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private loop: Promise<void> | undefined;
+  private readonly running = new Set<Promise<void>>();
   private closed = false;
+  private lastBatchSize = Number.POSITIVE_INFINITY;
+
+  private readonly options: RatingBatcherOptions;
 
   constructor(
     private readonly store: Pick<Store, 'rateRequests'>,
-    private readonly options: RatingBatcherOptions = DEFAULT_RATING_BATCHER_OPTIONS,
+    options: Partial<RatingBatcherOptions> = {},
     private readonly logger?: Logger,
   ) {
-    for (const [field, value] of Object.entries(options))
+    this.options = { ...DEFAULT_RATING_BATCHER_OPTIONS, ...options };
+    for (const [field, value] of Object.entries(this.options))
       if (!(Number.isInteger(value) && value > 0))
         throw new DomainError('INVALID_ARGUMENT', `rating batcher ${field} must be a positive integer; got ${value}`);
   }
 
-  /** Ratings waiting or being committed. */
+  /** Ratings waiting for a batch (not counting those of batches being committed). */
   get pendingCount(): number {
     return this.queue.length;
   }
@@ -68,17 +80,18 @@ export class RatingBatcher {
       );
     return new Promise<RatingResult>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (this.loop !== undefined) return; // the running loop takes it next
-      if (this.queue.length >= this.options.maxItems) this.kick();
+      // With every slot busy, the first batch to end takes it.
+      if (this.running.size >= this.options.maxInFlight) return;
+      if (this.queue.length >= Math.min(this.options.maxItems, this.lastBatchSize)) this.kick();
       else this.timer ??= setTimeout(() => this.kick(), this.options.maxDelayMs);
     });
   }
 
   /** Resolves when every rating submitted before the call has been committed or has failed. */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.loop !== undefined) {
+    while (this.queue.length > 0 || this.running.size > 0) {
       this.kick();
-      await this.loop;
+      await Promise.race(this.running);
     }
   }
 
@@ -88,23 +101,21 @@ export class RatingBatcher {
     await this.flush();
   }
 
+  /** Starts batches of the waiting ratings while slots are free. */
   private kick(): void {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.loop === undefined && this.queue.length > 0) {
-      this.loop = this.drain().finally(() => {
-        this.loop = undefined;
+    while (this.running.size < this.options.maxInFlight && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.maxItems);
+      this.lastBatchSize = batch.length;
+      const run: Promise<void> = this.commit(batch).finally(() => {
+        this.running.delete(run);
+        // Ratings that arrived while every slot was busy have waited already.
         if (this.queue.length > 0) this.kick();
       });
-    }
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.options.maxItems);
-      await this.commit(batch);
+      this.running.add(run);
     }
   }
 

@@ -30,15 +30,23 @@ function rating(entry: RequestEntry, score = 4): RatingRequest {
   };
 }
 
-/** The real store, with the sizes of the batches it is given recorded. */
-function recording(store: Store): { store: Pick<Store, 'rateRequests'>; sizes: number[] } {
+/** The real store, with the sizes of the batches it is given and the most it ran at once recorded. */
+function recording(store: Store): { store: Pick<Store, 'rateRequests'>; sizes: number[]; maxConcurrent: () => number } {
   const sizes: number[] = [];
+  let running = 0;
+  let most = 0;
   return {
     sizes,
+    maxConcurrent: () => most,
     store: {
-      rateRequests(items) {
+      async rateRequests(items) {
         sizes.push(items.length);
-        return store.rateRequests(items);
+        most = Math.max(most, ++running);
+        try {
+          return await store.rateRequests(items);
+        } finally {
+          running--;
+        }
       },
     },
   };
@@ -63,7 +71,7 @@ for (const backend of backends()) {
       const entries = Array.from({ length: 450 }, () => completion(account));
       await record(store, entries);
       const spy = recording(store);
-      const batcher = new RatingBatcher(spy.store, { maxItems: 200, maxDelayMs: 5, maxPending: 10_000 });
+      const batcher = new RatingBatcher(spy.store, { maxItems: 200, maxDelayMs: 5 });
       const acknowledged = await Promise.all(
         entries.map(async (e) => {
           const result = await batcher.submit(rating(e));
@@ -76,8 +84,23 @@ for (const backend of backends()) {
       expect(spy.sizes.every((size) => size <= 200)).to.equal(true);
       expect(spy.sizes.reduce((s, x) => s + x, 0)).to.equal(450);
       expect(spy.sizes.length).to.be.at.most(4);
+      expect(spy.maxConcurrent()).to.equal(2);
       const [cell] = await store.loadAccountCells(account);
       expect(cell!.ratings).to.equal(450);
+    });
+
+    it('commits one batch at a time with maxInFlight 1, and applies ratings of one request sent in turn in order', async () => {
+      const account = accountId();
+      const entries = Array.from({ length: 300 }, () => completion(account));
+      await record(store, entries);
+      const spy = recording(store);
+      const batcher = new RatingBatcher(spy.store, { maxItems: 100, maxInFlight: 1 });
+      await Promise.all(entries.map((e) => batcher.submit(rating(e, 2))));
+      expect(spy.maxConcurrent()).to.equal(1);
+      expect(spy.sizes).to.deep.equal([100, 100, 100]);
+      const target = entries[0]!;
+      for (const score of [5, 1, 3]) await batcher.submit(rating(target, score));
+      expect((await store.getEntry(account, target.id)).rating?.score).to.equal(3);
     });
 
     it('commits a lone rating after the delay, with nothing else to wait for', async () => {
