@@ -49,7 +49,12 @@ export interface RunningFeedbackService {
 
 /** Starts FeedbackService on its own gRPC server, over a store the caller owns (and closes). */
 export async function startFeedbackService(options: FeedbackServiceOptions): Promise<RunningFeedbackService> {
-  const ratings = new RatingBatcher(options.store, options.batch, options.logger);
+  const ratings = new RatingBatcher(
+    options.store,
+    // PGlite runs its single connection on this thread: a second batch in flight would only queue.
+    { ...(options.store.backend === 'pglite' ? { maxInFlight: 1 } : {}), ...options.batch },
+    options.logger,
+  );
   const implementation = feedbackServiceImplementation({
     store: options.store,
     ratings,

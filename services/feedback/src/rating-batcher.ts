@@ -8,7 +8,11 @@ export interface RatingBatcherOptions {
   maxDelayMs: number;
   /** Ratings beyond this many waiting are refused with RESOURCE_EXHAUSTED (default 10,000). */
   maxPending: number;
-  /** Batches committing at the same time (default 2): one gathers and locks while the other writes. */
+  /**
+   * Batches committing at the same time (default 2), so that ratings arriving while one commits need not
+   * wait for it. Use 1 on PGlite, whose single connection runs on the service's own thread: there a second
+   * batch only queues, and smaller batches cost more per rating.
+   */
   maxInFlight: number;
 }
 
@@ -27,11 +31,10 @@ interface Waiting {
 
 /**
  * Groups concurrent ratings into one store transaction per batch. A rating's promise settles only after
- * its batch has committed (or failed): a rating is committed before it is acknowledged. Up to maxInFlight
- * batches commit at a time; ratings that arrive while they do form the next batch, which starts as soon as
- * one ends, so batches grow with load while a lone rating waits at most maxDelayMs. A batch also starts
- * early once as many ratings wait as the last batch held: callers that wait for their acknowledgements come
- * back about that many at a time, and waiting longer would only add latency.
+ * its batch has committed (or failed): a rating is committed before it is acknowledged. A batch starts when
+ * maxItems ratings wait or the oldest has waited maxDelayMs; up to maxInFlight batches commit at a time,
+ * and ratings that arrive while every slot is busy form the next batch, which starts as soon as a slot
+ * frees. So batches grow with load, while a lone rating waits at most maxDelayMs.
  *
  * Two ratings of the same request in different batches may commit in either order (the store serialises
  * them on the entry's lock); ratings of one request sent one after the other apply in order.
@@ -41,7 +44,6 @@ export class RatingBatcher {
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Set<Promise<void>>();
   private closed = false;
-  private lastBatchSize = Number.POSITIVE_INFINITY;
 
   private readonly options: RatingBatcherOptions;
 
@@ -82,7 +84,7 @@ export class RatingBatcher {
       this.queue.push({ item, resolve, reject });
       // With every slot busy, the first batch to end takes it.
       if (this.running.size >= this.options.maxInFlight) return;
-      if (this.queue.length >= Math.min(this.options.maxItems, this.lastBatchSize)) this.kick();
+      if (this.queue.length >= this.options.maxItems) this.kick();
       else this.timer ??= setTimeout(() => this.kick(), this.options.maxDelayMs);
     });
   }
@@ -109,7 +111,6 @@ export class RatingBatcher {
     }
     while (this.running.size < this.options.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxItems);
-      this.lastBatchSize = batch.length;
       const run: Promise<void> = this.commit(batch).finally(() => {
         this.running.delete(run);
         // Ratings that arrived while every slot was busy have waited already.

@@ -71,7 +71,7 @@ for (const backend of backends()) {
       const entries = Array.from({ length: 450 }, () => completion(account));
       await record(store, entries);
       const spy = recording(store);
-      const batcher = new RatingBatcher(spy.store, { maxItems: 200, maxDelayMs: 5 });
+      const batcher = new RatingBatcher(spy.store, { maxItems: 200, maxDelayMs: 5, maxInFlight: 2 });
       const acknowledged = await Promise.all(
         entries.map(async (e) => {
           const result = await batcher.submit(rating(e));
