@@ -47,6 +47,7 @@ import type {
   ApiKeyInfo,
   CellDelta,
   CellSums,
+  ChangeEvent,
   CounterDelta,
   CounterIncrements,
   CreatedApiKey,
@@ -504,6 +505,7 @@ class KnexStore implements Store {
       }),
     );
     if (updated.length === 0) throw notFound;
+    this.emitLocal({ kind: 'keys', accountId });
   }
 
   // ---- batched writes
@@ -643,7 +645,13 @@ class KnexStore implements Store {
     const rated = await this.withRetry('rating requests', () =>
       this.knex.transaction((trx) => this.rateInTransaction(trx, items, valid)),
     );
-    for (const [i, outcome] of rated) slots[i] = outcome;
+    const ratedAccounts = new Set<string>();
+    for (const [i, outcome] of rated) {
+      slots[i] = outcome;
+      if (!(outcome instanceof Error)) ratedAccounts.add(items[i]!.accountId);
+    }
+    // This process hears its own changes at once; other processes through the notification (NOTIFY).
+    for (const accountId of ratedAccounts) this.emitLocal({ kind: 'rating', accountId });
     return slots as (RatingResult | StoreError)[];
   }
 
@@ -803,7 +811,7 @@ class KnexStore implements Store {
     checkAccountId(accountId);
     // Writes this process acknowledged or queued for the account land first, then are deleted with the rest.
     await this.batcher.flush();
-    return this.withRetry('deleting account data', () =>
+    const result = await this.withRetry('deleting account data', () =>
       this.knex.transaction(async (trx) => {
         // Entries first: a concurrent rating holds its entry and then wants the cell; taking entries
         // before cells keeps the lock order of every writer the same.
@@ -830,6 +838,17 @@ class KnexStore implements Store {
         return { entries, ratings, cells, counters };
       }),
     );
+    this.emitLocal({ kind: 'delete', accountId });
+    return result;
+  }
+
+  /**
+   * Tells this process's listeners of a committed change without waiting for the database's notification,
+   * so that the next routing decision here sees a rating or a deletion at once. The notification still
+   * arrives later; listeners treat events idempotently.
+   */
+  private emitLocal(event: ChangeEvent): void {
+    if (this.subscription !== undefined) this.hub.emit({ ...event, origin: this.instanceId });
   }
 
   // ---- notifications, dump, close
