@@ -9,6 +9,9 @@ const env = {
   ...commonEnv,
   FEEDBACK_GRPC_PORT: vars.port(50052),
   ROUTEPLEX_RATING_RETENTION_DAYS: vars.positiveInt(30),
+  // Ratings are committed in batches: at most this many per transaction, gathered for at most this long.
+  FEEDBACK_BATCH_MAX_RATINGS: vars.positiveInt(200),
+  FEEDBACK_BATCH_DELAY_MS: vars.positiveInt(5),
 };
 
 async function main(): Promise<void> {
@@ -20,7 +23,7 @@ async function main(): Promise<void> {
       : config.ROUTEPLEX_DATA_DIR
         ? { pgliteDir: config.ROUTEPLEX_DATA_DIR }
         : {}),
-    // Ratings are written by their own transactions; this service never enqueues entries nor listens.
+    // Ratings are written by their own (batched) transactions; this service never enqueues entries nor listens.
     listen: false,
     logger,
   });
@@ -33,6 +36,7 @@ async function main(): Promise<void> {
     port: config.FEEDBACK_GRPC_PORT,
     scoring: defaultScoringConfig,
     retentionDays: config.ROUTEPLEX_RATING_RETENTION_DAYS,
+    batch: { maxItems: config.FEEDBACK_BATCH_MAX_RATINGS, maxDelayMs: config.FEEDBACK_BATCH_DELAY_MS },
   });
   logger.info({ host: config.GRPC_HOST, port: service.port }, 'FeedbackService listening');
   let stopping = false;

@@ -68,9 +68,14 @@ describe('FeedbackService production entry', function () {
   });
 
   it('refuses an invalid environment, naming the variable', async () => {
-    const proc = run({ FEEDBACK_GRPC_PORT: 'eighty', ROUTEPLEX_RATING_RETENTION_DAYS: '-3' });
+    const proc = run({
+      FEEDBACK_GRPC_PORT: 'eighty',
+      ROUTEPLEX_RATING_RETENTION_DAYS: '-3',
+      FEEDBACK_BATCH_DELAY_MS: '0.5',
+    });
     expect(await proc.exited).to.equal(1);
     expect(proc.stderr()).to.match(/FEEDBACK_GRPC_PORT/);
     expect(proc.stderr()).to.match(/ROUTEPLEX_RATING_RETENTION_DAYS/);
+    expect(proc.stderr()).to.match(/FEEDBACK_BATCH_DELAY_MS/);
   });
 });
