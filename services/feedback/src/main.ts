@@ -11,7 +11,7 @@ const env = {
   ROUTEPLEX_RATING_RETENTION_DAYS: vars.positiveInt(30),
   // Ratings are committed in batches: at most this many per transaction, gathered for at most this long.
   FEEDBACK_BATCH_MAX_RATINGS: vars.positiveInt(200),
-  FEEDBACK_BATCH_DELAY_MS: vars.positiveInt(5),
+  FEEDBACK_BATCH_DELAY_MS: vars.positiveInt(1),
 };
 
 async function main(): Promise<void> {

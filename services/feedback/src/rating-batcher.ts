@@ -18,7 +18,9 @@ export interface RatingBatcherOptions {
 
 export const DEFAULT_RATING_BATCHER_OPTIONS: RatingBatcherOptions = {
   maxItems: 200,
-  maxDelayMs: 5,
+  // Short: callers wait for their batch to commit, so the delay adds to every rating's latency; concurrent
+  // ratings still share transactions (1,109/s at 32 callers with 1 ms, 858/s with 5 ms, one run each).
+  maxDelayMs: 1,
   maxPending: 10_000,
   maxInFlight: 2,
 };
