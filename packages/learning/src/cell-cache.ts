@@ -18,10 +18,11 @@ export interface ScopeCells<T extends CellSums = CellSums> {
   pooled: ModelCells<T>;
 }
 
-type CellSource = Pick<Store, 'loadAccountCells' | 'loadGlobalCells' | 'onChange'>;
+type CellSource = Pick<Store, 'loadAccountCells' | 'loadGlobalCells' | 'onChange' | 'instanceId'>;
 
 interface AccountEntry {
   cells: Promise<ScopeCells>;
+  loadedAt: number;
   /** Set when a batch changed the account: the next use reloads in the background and serves these meanwhile. */
   stale: boolean;
 }
@@ -42,10 +43,16 @@ export class LearningCache {
 
   constructor(
     private readonly source: CellSource,
-    private readonly options: { maxAccounts: number; globalRefreshDebounceMs: number } = {
-      maxAccounts: 10_000,
-      globalRefreshDebounceMs: 200,
-    },
+    private readonly options: {
+      maxAccounts: number;
+      globalRefreshDebounceMs: number;
+      /**
+       * This replica's own batches only confirm deltas it already applied; it re-reads an account after
+       * them at most this often, to pick up whatever a reload in between may have missed.
+       */
+      ownBatchRefreshMs: number;
+    } = { maxAccounts: 10_000, globalRefreshDebounceMs: 200, ownBatchRefreshMs: 1000 },
+    private readonly now: () => number = Date.now,
   ) {}
 
   async start(): Promise<void> {
@@ -54,15 +61,14 @@ export class LearningCache {
         if (event.accountId) this.accounts.delete(event.accountId);
         void this.reloadGlobal();
       } else if (event.kind === 'cells') {
-        if (event.accountIds) {
-          for (const id of event.accountIds) {
-            const entry = this.accounts.get(id);
-            if (entry) entry.stale = true;
-          }
-        } else {
-          for (const entry of this.accounts.values()) entry.stale = true;
-        }
-        this.scheduleGlobalReload();
+        const own = event.origin !== undefined && event.origin === this.source.instanceId;
+        const oldEnough = this.now() - (own ? this.options.ownBatchRefreshMs : 0);
+        const mark = (entry: AccountEntry | undefined) => {
+          if (entry && entry.loadedAt <= oldEnough) entry.stale = true;
+        };
+        if (event.accountIds) for (const id of event.accountIds) mark(this.accounts.get(id));
+        else for (const entry of this.accounts.values()) mark(entry);
+        this.scheduleGlobalReload(own ? this.options.ownBatchRefreshMs : this.options.globalRefreshDebounceMs);
       }
     });
     await this.reloadGlobal();
@@ -117,12 +123,12 @@ export class LearningCache {
     return reload;
   }
 
-  private scheduleGlobalReload(): void {
+  private scheduleGlobalReload(delayMs: number): void {
     if (this.globalTimer) return;
     this.globalTimer = setTimeout(() => {
       this.globalTimer = undefined;
       void this.reloadGlobal();
-    }, this.options.globalRefreshDebounceMs);
+    }, delayMs);
     this.globalTimer.unref();
   }
 
@@ -135,7 +141,8 @@ export class LearningCache {
       const fresh = this.load(accountId);
       fresh.then(
         () => {
-          if (this.accounts.get(accountId) === cached) this.accounts.set(accountId, { cells: fresh, stale: false });
+          if (this.accounts.get(accountId) === cached)
+            this.accounts.set(accountId, { cells: fresh, stale: false, loadedAt: this.now() });
         },
         () => (cached.stale = true),
       );
@@ -145,7 +152,7 @@ export class LearningCache {
       const oldest = this.accounts.keys().next().value;
       if (oldest !== undefined) this.accounts.delete(oldest);
     }
-    const entry: AccountEntry = { cells: this.load(accountId), stale: false };
+    const entry: AccountEntry = { cells: this.load(accountId), stale: false, loadedAt: this.now() };
     entry.cells.catch(() => {
       if (this.accounts.get(accountId) === entry) this.accounts.delete(accountId);
     });

@@ -45,7 +45,7 @@ describe('LearningCache', function () {
     store = await openStore({ batch: { maxDelayMs: 5 } });
     await store.enqueue(write('acc_a', 'math', 'm1', 0.8));
     await store.enqueue(write('acc_a', 'code_debug', 'm1', 0.4));
-    cache = new LearningCache(store, { maxAccounts: 100, globalRefreshDebounceMs: 10 });
+    cache = new LearningCache(store, { maxAccounts: 100, globalRefreshDebounceMs: 10, ownBatchRefreshMs: 0 });
     await cache.start();
   });
   after(async () => {

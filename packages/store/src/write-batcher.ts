@@ -100,6 +100,8 @@ export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = {
 interface PendingWrite {
   write: EntryWrite;
   key: string;
+  /** When it was queued (ms): it waits at most maxDelayMs from then. */
+  at: number;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -118,6 +120,8 @@ export class WriteBatcher {
   private timer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private closed = false;
+  /** flush() calls in progress: while any waits, nothing waits for its delay. */
+  private forced = 0;
 
   constructor(
     private readonly commit: (batch: MergedBatch) => Promise<void>,
@@ -166,7 +170,7 @@ export class WriteBatcher {
     });
     promise.catch(() => undefined);
     this.keys.add(key);
-    this.queue.push({ write, key, resolve, reject });
+    this.queue.push({ write, key, resolve, reject, at: Date.now() });
     if (this.queue.length >= this.options.maxEntries) this.kick();
     else if (this.timer === undefined && this.loop === undefined)
       this.timer = setTimeout(() => this.kick(), this.options.maxDelayMs);
@@ -175,9 +179,14 @@ export class WriteBatcher {
 
   /** Resolves when every write queued before the call has been committed or has failed. */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.loop !== undefined) {
-      this.kick();
-      await this.loop;
+    this.forced++;
+    try {
+      while (this.queue.length > 0 || this.loop !== undefined) {
+        this.kick();
+        await this.loop;
+      }
+    } finally {
+      this.forced--;
     }
   }
 
@@ -197,16 +206,38 @@ export class WriteBatcher {
     if (this.loop === undefined && this.queue.length > 0) {
       this.loop = this.drain().finally(() => {
         this.loop = undefined;
-        // A write queued between the end of drain() and this callback saw a running loop and set no timer.
-        if (this.queue.length > 0) this.kick();
+        // Writes queued while the loop ran saw it running and set no timer.
+        this.schedule();
       });
     }
+  }
+
+  /** Commits what is queued now if it is due (full batch, delay passed, or a flush waits), else sets the timer. */
+  private schedule(): void {
+    if (this.queue.length === 0 || this.loop !== undefined || this.timer !== undefined) return;
+    if (this.isDue()) {
+      this.kick();
+      return;
+    }
+    const wait = Math.max(0, this.queue[0]!.at + this.options.maxDelayMs - Date.now());
+    this.timer = setTimeout(() => this.kick(), wait);
+  }
+
+  private isDue(): boolean {
+    return (
+      this.forced > 0 ||
+      this.queue.length >= this.options.maxEntries ||
+      Date.now() - this.queue[0]!.at >= this.options.maxDelayMs
+    );
   }
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
       const taken = this.queue.splice(0, this.options.maxEntries);
       await this.commitTaken(taken);
+      // Writes that arrived during the commit wait for their own delay unless they are due: otherwise a busy
+      // store would fall into committing one write per transaction, back to back.
+      if (this.queue.length > 0 && !this.isDue()) break;
     }
   }
 

@@ -61,6 +61,34 @@ describe('write batcher', () => {
     expect(recorder.batches).to.have.length(1);
   });
 
+  it('keeps batching while a commit is in flight instead of committing one write per transaction', async () => {
+    const commits: number[] = [];
+    const slowCommit = async (batch: MergedBatch) => {
+      commits.push(batch.entries.length);
+      await new Promise((resolve) => setTimeout(resolve, 4)); // a database round trip
+    };
+    const batcher = new WriteBatcher(slowCommit, { ...options, maxDelayMs: 25 });
+    const acknowledged: Promise<void>[] = [];
+    for (let i = 0; i < 60; i++) {
+      acknowledged.push(batcher.enqueue(heuristicWrite(`acc_${i % 3}`))); // one write every ~1 ms, like steady traffic
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await Promise.all(acknowledged);
+    expect(commits.reduce((a, b) => a + b, 0)).to.equal(60);
+    expect(commits.length).to.be.at.most(12);
+  });
+
+  it('commits everything at once on flush, without waiting for the delay', async () => {
+    const recorder = recordingCommit();
+    const batcher = new WriteBatcher(recorder.commit, { ...options, maxDelayMs: 60_000 });
+    const queued = [batcher.enqueue(heuristicWrite('acc_f1')), batcher.enqueue(heuristicWrite('acc_f2'))];
+    const started = Date.now();
+    await batcher.flush();
+    await Promise.all(queued);
+    expect(Date.now() - started).to.be.lessThan(5_000);
+    expect(recorder.batches.reduce((sum, b) => sum + b.entries.length, 0)).to.equal(2);
+  });
+
   it('retries a transient failure and then succeeds', async () => {
     const recorder = recordingCommit((_, call) =>
       call === 1 ? Object.assign(new Error('deadlock detected'), { code: '40P01' }) : undefined,
