@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { DomainError } from '@routeplex/platform';
 import { ratingDelta } from '@routeplex/scoring';
 import { ratingComputation, ratingRejection, validateFeedback } from '../src/feedback.js';
-import { completion, scoring } from './support/harness.js';
+import { completion, scoring } from '@routeplex/testkit';
 
 const DAY = 24 * 3600 * 1000;
 

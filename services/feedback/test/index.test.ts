@@ -17,7 +17,7 @@ import {
   scoring,
   silentLogger,
   unary,
-} from './support/harness.js';
+} from '@routeplex/testkit';
 
 type Req = Partial<feedbackV1.SubmitFeedbackRequest>;
 const DAY = 24 * 3600 * 1000;
@@ -53,7 +53,7 @@ const ratedOf = (e: RequestEntry, quality: number) =>
     scoring,
   );
 
-for (const backend of backends()) {
+for (const backend of backends('feedback')) {
   describe(`FeedbackService over gRPC (${backend.name})`, function () {
     this.timeout(60_000);
     let store: Store;

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { DomainError } from '@routeplex/platform';
 import { StoreError, type RatingRequest, type RequestEntry, type Store } from '@routeplex/store';
 import { RatingBatcher } from '../src/rating-batcher.js';
-import { backends, completion, record } from './support/harness.js';
+import { backends, completion, record } from '@routeplex/testkit';
 
 /** A rating of score 4 that replaces the heuristic (or earlier) contribution with weight 1: enough for the batcher. */
 function rating(entry: RequestEntry, score = 4): RatingRequest {
@@ -52,7 +52,7 @@ function recording(store: Store): { store: Pick<Store, 'rateRequests'>; sizes: n
   };
 }
 
-for (const backend of backends()) {
+for (const backend of backends('feedback')) {
   describe(`rating batcher (${backend.name})`, function () {
     this.timeout(60_000);
     let store: Store;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { insightsV1 } from '@routeplex/contracts';
 import { mintJwt } from '@routeplex/platform';
-import { bearer, failure, insecure, unary } from './support/harness.js';
+import { bearer, failure, insecure, unary } from '@routeplex/testkit';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const SECRET = 'main-test-secret-main-test-secret-0123';

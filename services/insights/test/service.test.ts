@@ -16,7 +16,7 @@ import {
   scoring,
   silentLogger,
   unary,
-} from './support/harness.js';
+} from '@routeplex/testkit';
 
 const HOUR = 3600 * 1000;
 const DAY = 24 * HOUR;
@@ -107,7 +107,7 @@ const shared = (accountId: string, i: number, overrides: Partial<RequestEntry> =
     ...overrides,
   });
 
-for (const backend of backends()) {
+for (const backend of backends('insights')) {
   describe(`InsightsService over gRPC (${backend.name})`, function () {
     this.timeout(60_000);
     let store: Store;
@@ -338,7 +338,7 @@ for (const backend of backends()) {
     it('erases every row of the account and leaves global cells as if it had never existed', async () => {
       // The suite's store holds this history on top of the others'; a second database holds it without the account.
       const storeWith = store;
-      const withoutBackend = backends().find((b) => b.name === backend.name)!;
+      const withoutBackend = backends('insights').find((b) => b.name === backend.name)!;
       const storeWithout = await withoutBackend.open();
       try {
         const { doomed } = await history(storeWith, true);

@@ -3,7 +3,7 @@ import { typeV1 } from '@routeplex/contracts';
 import { addCells, contributionCell, defaultScoringConfig, emptyCell, type ScoringConfig } from '@routeplex/scoring';
 import type { Store, WindowedModelStat } from '@routeplex/store';
 import { windowRows, windowedModelStats } from '../src/windowed.js';
-import { backends, completion, record } from './support/harness.js';
+import { backends, completion, record } from '@routeplex/testkit';
 
 const { QueryType } = typeV1;
 const NOW = Date.parse('2026-03-01T12:00:00Z');
@@ -75,7 +75,7 @@ describe('window statistics', () => {
     expect(rows[1]!.failureRate).to.equal(0);
   });
 
-  for (const backend of backends()) {
+  for (const backend of backends('insights')) {
     describe(`from the store (${backend.name})`, function () {
       this.timeout(60_000);
       let store: Store;

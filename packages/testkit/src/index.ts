@@ -1,3 +1,5 @@
+// Test support shared by the services' suites: a real store on PGlite (and on PostgreSQL when DATABASE_URL
+// is set), real gRPC clients, and entries written the way the router writes them.
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
@@ -17,9 +19,10 @@ export interface TestBackend {
   close(): Promise<void>;
 }
 
-export function backends(): TestBackend[] {
+/** The backends a service suite runs on; `label` names the scratch PostgreSQL database. */
+export function backends(label: string): TestBackend[] {
   const list: TestBackend[] = [pgliteBackend()];
-  if (process.env.DATABASE_URL) list.push(postgresBackend(process.env.DATABASE_URL));
+  if (process.env.DATABASE_URL) list.push(postgresBackend(process.env.DATABASE_URL, label));
   return list;
 }
 
@@ -37,9 +40,9 @@ function pgliteBackend(): TestBackend {
   };
 }
 
-function postgresBackend(baseUrl: string): TestBackend {
+function postgresBackend(baseUrl: string, label: string): TestBackend {
   let store: Store | undefined;
-  const name = `rpx_insights_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const name = `rpx_${label}_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = async (sql: string) => {
     const client = new pg.Client({ connectionString: baseUrl });
     await client.connect();
