@@ -3,27 +3,9 @@
  * has room for prompt or answer text, and the schema enforces the same with CHECK constraints.
  */
 
-export const QUERY_TYPES = [
-  'code_algorithm',
-  'code_debug',
-  'math',
-  'reasoning',
-  'analysis',
-  'creative',
-  'writing',
-  'factual',
-  'summarization',
-  'extraction',
-  'translation',
-  'conversation',
-] as const;
-export type QueryType = (typeof QUERY_TYPES)[number];
-
-export const STAGES = ['cold_start', 'warm_up', 'established'] as const;
-export type Stage = (typeof STAGES)[number];
-
-export const PREFERENCES = ['quality', 'balanced', 'cost', 'speed'] as const;
-export type Preference = (typeof PREFERENCES)[number];
+// Query types, stages and preferences are the learning core's vocabulary; the store validates against it.
+export { PREFERENCES, QUERY_TYPES, STAGES, type Preference, type QueryType, type Stage } from '@routeplex/scoring';
+import type { Preference, Stage } from '@routeplex/scoring';
 
 export const ENTRY_KINDS = ['completion', 'selection'] as const;
 export type EntryKind = (typeof ENTRY_KINDS)[number];
