@@ -118,7 +118,7 @@ export class Router {
         const latencyMs = this.o.now() - started;
         attempts.push({ model: model.id, provider: model.provider, errorCode: '', latencyMs });
         const routing = this.routingInfo(plan, input, model, attempts);
-        this.recordCompletion(accountId, plan, input, model, result, latencyMs, routing, failures);
+        this.recordCompletion(accountId, plan, input, model, result, latencyMs, failures);
         return { requestId: plan.requestId, createdMs: plan.createdMs, result, routing };
       } catch (err) {
         if (signal.aborted) throw err;
@@ -198,7 +198,7 @@ export class Router {
         providerModel,
         usage: usage ?? { promptTokens: plan.promptTokens, completionTokens: estimateTokens(text) },
       };
-      this.recordCompletion(accountId, plan, input, model, result, latencyMs, routing, failures);
+      this.recordCompletion(accountId, plan, input, model, result, latencyMs, failures);
       return;
     }
     throw allFailed(attempts);
@@ -209,7 +209,7 @@ export class Router {
     const plan = await this.plan(accountId, input);
     const chosen = plan.ranked[0]!;
     const routing = this.routingInfo(plan, input, chosen, []);
-    this.record(accountId, {
+    this.record({
       entry: this.entry(accountId, plan, input, chosen, 'selection', null, {}, 0, 0, 0, 0),
       cellDeltas: [],
       counterDelta: this.counterDelta(accountId, plan, undefined),
@@ -338,7 +338,6 @@ export class Router {
     model: RoutableModel,
     result: ChatResult,
     latencyMs: number,
-    routing: RoutingInfo,
     failures: CellDeltaInput[],
   ): void {
     const { promptTokens, completionTokens } = result.usage;
@@ -356,9 +355,8 @@ export class Router {
       delta: requestCell({ heuristicQuality: signals.score, latencyMs, costUsd, atMs: plan.createdMs }, this.o.scoring),
     };
     const cellDeltas = [...failures, success];
-    void routing;
     this.o.cache.applyLocal(accountId, cellDeltas);
-    this.record(accountId, {
+    this.record({
       entry: this.entry(
         accountId,
         plan,
@@ -434,7 +432,7 @@ export class Router {
     };
   }
 
-  private record(_accountId: string, write: EntryWrite): void {
+  private record(write: EntryWrite): void {
     this.o.record(write).catch(this.o.onRecordError);
   }
 }
