@@ -16,6 +16,9 @@ const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
 const CHANNEL_OPTIONS: ChannelOptions = {
   // Keep idle channels warm so that the first request after a quiet spell does not pay a reconnect.
   'grpc.enable_channelz': 0,
+  // The facade never retries a call on its own (the router falls back between models); grpc-js's retry
+  // machinery would buffer every message for nothing.
+  'grpc.enable_retries': 0,
   'grpc.keepalive_time_ms': 30_000,
   'grpc.keepalive_timeout_ms': 10_000,
   'grpc.keepalive_permit_without_calls': 1,
