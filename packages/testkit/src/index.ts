@@ -3,6 +3,7 @@
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Authenticator, createLogger } from '@routeplex/platform';
 import { defaultScoringConfig, requestCell, type ScoringConfig } from '@routeplex/scoring';
@@ -181,4 +182,28 @@ export function routerWrite(entry: RequestEntry, cfg: ScoringConfig = scoring): 
 export async function record(store: Store, entries: RequestEntry[]): Promise<void> {
   await Promise.all(entries.map((e) => store.enqueue(routerWrite(e))));
   await store.flush();
+}
+
+/**
+ * Runs a service's production entry as its own process; `listening` resolves with the port it logs in the
+ * line that contains `readyMessage`, and rejects if the process exits first.
+ */
+export function runServiceMain(mainPath: string, env: Record<string, string>, readyMessage: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', mainPath], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const listening = new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', () => {
+      const line = out.split('\n').find((l) => l.includes(readyMessage));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    void exited.then((code) => reject(new Error(`exited with ${code}: ${err}`)));
+  });
+  return { child, listening, exited, stderr: () => err };
 }

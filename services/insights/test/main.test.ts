@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,30 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { insightsV1 } from '@routeplex/contracts';
 import { mintJwt } from '@routeplex/platform';
-import { bearer, failure, insecure, unary } from '@routeplex/testkit';
+import { bearer, failure, insecure, runServiceMain, unary } from '@routeplex/testkit';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const SECRET = 'main-test-secret-main-test-secret-0123';
 
-function run(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const listening = new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', () => {
-      const line = out.split('\n').find((l) => l.includes('InsightsService listening'));
-      if (line) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    void exited.then((code) => reject(new Error(`exited with ${code}: ${err}`)));
-  });
-  return { child, listening, exited, stderr: () => err };
-}
+const run = (env: Record<string, string>) => runServiceMain(MAIN, env, 'InsightsService listening');
 
 describe('InsightsService production entry', function () {
   this.timeout(90_000);
