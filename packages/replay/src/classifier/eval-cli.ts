@@ -3,6 +3,7 @@
  *   --file F.jsonl   evaluate the committed model on a labelled file ({"prompt", "expected"} a line)
  *   (default)        held-out evaluation: k-fold cross-validation over the committed labelled set,
  *                    reported overall and per source (own prompts, mt-bench, arena-bench-v1)
+ *   --errors         also list the held-out mistakes (id, expected, predicted) of the shared data sets
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,7 +13,12 @@ import { crossValidate } from './crossval.js';
 import { evaluatePredictions, formatReport } from './metrics.js';
 
 const { values } = parseArgs({
-  options: { file: { type: 'string' }, shared: { type: 'string' }, folds: { type: 'string', default: '5' } },
+  options: {
+    file: { type: 'string' },
+    shared: { type: 'string' },
+    folds: { type: 'string', default: '5' },
+    errors: { type: 'boolean', default: false },
+  },
 });
 
 if (values.file) {
@@ -29,4 +35,8 @@ if (values.file) {
     const report = evaluatePredictions(rows.map((r) => ({ expected: r.example.expected, predicted: r.predicted })));
     console.log(formatReport(`${values.folds}-fold held-out: ${source ?? 'all labelled prompts'}`, report) + '\n');
   }
+  if (values.errors)
+    for (const r of cv)
+      if (r.example.source !== 'own' && r.predicted !== r.example.expected)
+        console.log(`${r.example.source} ${r.example.id} expected ${r.example.expected}, predicted ${r.predicted}`);
 }
