@@ -9,6 +9,7 @@ import {
   type Store,
 } from '../src/index.js';
 import { BACKENDS } from './helpers/backends.js';
+import { MIGRATIONS } from '../src/migrations/index.js';
 import { close, entry, heuristicWrite, sums } from './helpers/fixtures.js';
 
 async function rejection(promise: Promise<unknown>): Promise<StoreError> {
@@ -82,14 +83,14 @@ for (const backend of BACKENDS) {
           'account_counters',
         ]);
         const applied = await backend.query(`select name from knex_migrations`);
-        expect(applied.map((m) => m.name)).to.deep.equal(['0001_initial_schema']);
+        expect(applied.map((m) => m.name)).to.deep.equal(MIGRATIONS.map((m) => m.name));
       });
 
       it('is a no-op when another store opens an up-to-date database', async () => {
         const second = await backend.open({ listen: false });
         await second.close();
         const applied = await backend.query(`select name from knex_migrations`);
-        expect(applied).to.have.length(1);
+        expect(applied).to.have.length(MIGRATIONS.length);
       });
     });
 
@@ -870,6 +871,37 @@ for (const backend of BACKENDS) {
           else if (table === 'global_cells') expect(names).not.to.include('account_id');
           else expect(names, table).to.include('account_id');
         }
+      });
+
+      it('keeps only named numbers in signals, even when written past the store', async () => {
+        const write = heuristicWrite('acc_signals');
+        await store.enqueue(write);
+        const set = async (json: string): Promise<unknown> => {
+          try {
+            await backend.query(`update request_entries set signals = '${json}'::jsonb where id = '${write.entry.id}'`);
+            return 'accepted';
+          } catch (error) {
+            return (error as { code?: unknown }).code;
+          }
+        };
+        for (const good of ['{}', '{"length": 0.8}', '{"a_1": -2, "finish": 1e-7, "big": 1e30, "z": 0}']) {
+          expect(await set(good), good).to.equal('accepted');
+        }
+        const bad = [
+          '{"note": "free text"}',
+          '{"nested": {"a": 1}}',
+          '{"list": [1, 2]}',
+          '{"flag": true}',
+          '{"none": null}',
+          '{"two words": 1}',
+          '{"1abc": 1}',
+          `{"${'k'.repeat(49)}": 1}`,
+          '[1, 2]',
+          '"text"',
+          '3',
+          `{${Array.from({ length: 300 }, (_, i) => `"signal_number_${i}": 0.5`).join(', ')}}`,
+        ];
+        for (const json of bad) expect(await set(json), json.slice(0, 60)).to.equal('23514');
       });
 
       it('has no column that can hold long free text', async () => {

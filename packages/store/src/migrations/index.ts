@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { initialSchema } from './0001_initial_schema.js';
+import { signalsCheckWithoutJsonpath } from './0002_signals_check_without_jsonpath.js';
 
 /** A schema migration. Migrations are TypeScript modules listed here, so they load under tsx and in bundles alike. */
 export interface StoreMigration {
@@ -9,7 +10,7 @@ export interface StoreMigration {
   down?(knex: Knex): Promise<void>;
 }
 
-export const MIGRATIONS: readonly StoreMigration[] = [initialSchema];
+export const MIGRATIONS: readonly StoreMigration[] = [initialSchema, signalsCheckWithoutJsonpath];
 
 /** Tables the migrations create, in dependency order (children after parents). */
 export const STORE_TABLES = [

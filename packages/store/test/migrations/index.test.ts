@@ -49,7 +49,7 @@ describe('migrations', function () {
     });
 
     it('starts with the initial schema', () => {
-      expect(MIGRATIONS.map((m) => m.name)).to.deep.equal(['0001_initial_schema']);
+      expect(MIGRATIONS.map((m) => m.name)[0]).to.equal('0001_initial_schema');
     });
   });
 
@@ -74,9 +74,9 @@ describe('migrations', function () {
           `select 1 from information_schema.columns where table_name = 'request_entries' and column_name = 'leaked_note'`,
         ),
       ).to.deep.equal([]);
-      expect((await backend.query('select name from knex_migrations')).map((r) => r.name)).to.deep.equal([
-        '0001_initial_schema',
-      ]);
+      expect((await backend.query('select name from knex_migrations')).map((r) => r.name)).to.deep.equal(
+        MIGRATIONS.map((m) => m.name),
+      );
       expect((await backend.query('select is_locked from knex_migrations_lock'))[0]?.is_locked).to.equal(0);
       // The suite's store still works on the unchanged schema.
       expect(await (await backend.store()).countEntries()).to.be.a('number');
