@@ -1,10 +1,10 @@
-import { PGlite } from '@electric-sql/pglite';
 // knex is CommonJS: its default export is the factory under every ESM loader (named exports are not).
 import createKnex from 'knex';
 import type { Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import { StoreError, describeCause, errorCodeOf, redactDatabaseUrl } from './errors.js';
+import { PGLITE_PARSERS, PgliteThread, type EmbeddedDatabase } from './pglite-thread.js';
 import type { StoreLogger } from './types.js';
 
 /**
@@ -21,11 +21,6 @@ const pgTypes = {
     if (oid === NUMERIC_OID) return (value: string) => Number.parseFloat(value);
     return pg.types.getTypeParser(oid, format);
   },
-};
-
-const pgliteParsers = {
-  [INT8_OID]: (value: string) => Number(value),
-  [NUMERIC_OID]: (value: string) => Number.parseFloat(value),
 };
 
 export interface ParsedDatabaseUrl {
@@ -138,8 +133,8 @@ function nestedCode(error: unknown): string | undefined {
 
 type PgliteQueryObject = { sql?: string; bindings?: unknown[]; options?: Record<string, unknown>; response?: unknown };
 type PgliteClientBase = new (config: Knex.Config) => {
-  _query(connection: PGlite, obj: PgliteQueryObject): Promise<PgliteQueryObject>;
-  destroyRawConnection(connection: PGlite): Promise<void>;
+  _query(connection: EmbeddedDatabase, obj: PgliteQueryObject): Promise<PgliteQueryObject>;
+  destroyRawConnection(connection: EmbeddedDatabase): Promise<void>;
 };
 
 /**
@@ -149,12 +144,12 @@ type PgliteClientBase = new (config: Knex.Config) => {
 function pgliteClient(ownsInstance: boolean): typeof Knex.Client {
   const Base = ClientPgLite as unknown as PgliteClientBase;
   class StorePgliteClient extends Base {
-    override async _query(connection: PGlite, obj: PgliteQueryObject): Promise<PgliteQueryObject> {
+    override async _query(connection: EmbeddedDatabase, obj: PgliteQueryObject): Promise<PgliteQueryObject> {
       if (!obj.sql) throw new Error('The query is empty');
-      obj.response = await connection.query(obj.sql, obj.bindings, { ...obj.options, parsers: pgliteParsers });
+      obj.response = await connection.query(obj.sql, obj.bindings, { ...obj.options, parsers: PGLITE_PARSERS });
       return obj;
     }
-    override async destroyRawConnection(connection: PGlite): Promise<void> {
+    override async destroyRawConnection(connection: EmbeddedDatabase): Promise<void> {
       if (ownsInstance) await connection.close();
     }
   }
@@ -166,7 +161,7 @@ export interface DatabaseHandle {
   backend: 'postgres' | 'pglite';
   /** Connection settings for a dedicated LISTEN client (PostgreSQL only). */
   pgClientConfig?: pg.ClientConfig;
-  pglite?: PGlite;
+  pglite?: EmbeddedDatabase;
   /** Safe description for logs: the redacted URL or the PGlite location. */
   description: string;
 }
@@ -216,8 +211,8 @@ export interface PgliteConnectOptions {
   logger?: StoreLogger;
   /** Folder of the database; undefined keeps it in memory. */
   dir?: string;
-  /** An instance opened by the caller; the store then never closes it. */
-  instance?: PGlite;
+  /** An instance opened by the caller (PGlite itself or a PgliteThread); the store then never closes it. */
+  instance?: EmbeddedDatabase;
 }
 
 export async function openPglite(options: PgliteConnectOptions): Promise<DatabaseHandle> {
@@ -227,11 +222,13 @@ export async function openPglite(options: PgliteConnectOptions): Promise<Databas
       : options.dir === undefined
         ? 'PGlite (in memory)'
         : `PGlite at ${options.dir}`;
-  let pglite: PGlite;
+  let pglite: EmbeddedDatabase | undefined;
   try {
-    pglite = options.instance ?? new PGlite(options.dir);
+    // A database the store opens itself runs on a worker thread (see pglite-thread.ts).
+    pglite = options.instance ?? new PgliteThread(options.dir);
     await pglite.waitReady;
   } catch (error) {
+    if (options.instance === undefined) await pglite?.close().catch(() => undefined);
     throw new StoreError(
       'UNAVAILABLE',
       'EMBEDDED_DATABASE_UNAVAILABLE',

@@ -13,6 +13,8 @@ export { StoreError, redactDatabaseUrl } from './errors.js';
 export type { StoreErrorCode, StoreErrorReason } from './errors.js';
 export { hashApiKey, newRequestId } from './ids.js';
 export { parseDatabaseUrl } from './connection.js';
+export { PgliteThread } from './pglite-thread.js';
+export type { EmbeddedDatabase } from './pglite-thread.js';
 export { CHANGE_CHANNEL } from './notifications.js';
 export type { ChangeListener } from './notifications.js';
 export { STORE_TABLES } from './migrations/index.js';

@@ -1,7 +1,7 @@
-import type { PGlite } from '@electric-sql/pglite';
 import type { Knex } from 'knex';
 import pg from 'pg';
 import type { ChangeEvent, StoreLogger } from './types.js';
+import type { EmbeddedDatabase } from './pglite-thread.js';
 
 /** The NOTIFY channel every store writes its changes to. */
 export const CHANGE_CHANNEL = 'routeplex_store_changes';
@@ -148,7 +148,7 @@ export async function listenPostgres(
  * PGlite: LISTEN through the store's own (single) connection, and take the notifications PGlite dispatches.
  * Every store sharing the instance in this process receives them.
  */
-export async function listenPglite(knex: Knex, pglite: PGlite, hub: ChangeHub): Promise<ChangeSubscription> {
+export async function listenPglite(knex: Knex, pglite: EmbeddedDatabase, hub: ChangeHub): Promise<ChangeSubscription> {
   await knex.raw(`listen ${CHANGE_CHANNEL}`);
   const unsubscribe = pglite.onNotification((channel, payload) => {
     if (channel === CHANGE_CHANNEL) hub.emit(decodeChange(payload));

@@ -1,4 +1,3 @@
-import type { PGlite } from '@electric-sql/pglite';
 import type { Knex } from 'knex';
 import { openPglite, openPostgres, type DatabaseHandle } from './connection.js';
 import { StoreError, describeCause, errorCodeOf, isTransientDatabaseError, wrapQueryError } from './errors.js';
@@ -40,6 +39,7 @@ import {
   type GlobalCellDelta,
   type RatingRow,
 } from './sql.js';
+import type { EmbeddedDatabase } from './pglite-thread.js';
 import type {
   Account,
   AccountCell,
@@ -89,10 +89,11 @@ export interface OpenStoreOptions {
   /** PGlite folder; undefined keeps the database in memory. Only one process may open a folder. */
   pgliteDir?: string;
   /**
-   * An already-open PGlite instance to use instead of opening one; the store never closes it. PGlite has
-   * a single connection: keep at most one open store per instance at a time.
+   * An already-open PGlite instance (or PgliteThread) to use instead of opening one; the store never
+   * closes it. PGlite has a single connection: keep at most one open store per instance at a time. A
+   * database the store opens itself (pgliteDir, or in memory) runs on a worker thread.
    */
-  pglite?: PGlite;
+  pglite?: EmbeddedDatabase;
   batch?: { maxEntries?: number; maxDelayMs?: number; maxPending?: number };
   logger?: StoreLogger;
   /** PostgreSQL pool size (default 10). */
@@ -246,7 +247,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
       subscription =
         db.backend === 'postgres'
           ? await listenPostgres(db.pgClientConfig as NonNullable<DatabaseHandle['pgClientConfig']>, hub, logger)
-          : await listenPglite(db.knex, db.pglite as PGlite, hub);
+          : await listenPglite(db.knex, db.pglite as EmbeddedDatabase, hub);
     }
     logger.info({ database: db.description }, 'store opened');
     return new KnexStore(db, hub, subscription, batch, logger);

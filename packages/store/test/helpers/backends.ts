@@ -1,11 +1,11 @@
-import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { openStore, type OpenStoreOptions, type Store } from '../../src/index.js';
+import { PgliteThread, openStore, type OpenStoreOptions, type Store } from '../../src/index.js';
 
 /**
  * The backends every store suite runs against: PGlite in memory always (one instance per test run, since
- * starting PGlite takes seconds), PostgreSQL when DATABASE_URL is set (a fresh database per run, dropped
+ * starting PGlite takes seconds; on a worker thread, as the store opens it in production; the services'
+ * suites open PGlite in process), PostgreSQL when DATABASE_URL is set (a fresh database per run, dropped
  * at the end).
  */
 export interface Backend {
@@ -22,11 +22,11 @@ export interface Backend {
   databaseUrl?: string;
 }
 
-let pglite: PGlite | undefined;
+let pglite: PgliteThread | undefined;
 let pgliteStore: Promise<Store> | undefined;
 
-function sharedPglite(): PGlite {
-  pglite ??= new PGlite();
+function sharedPglite(): PgliteThread {
+  pglite ??= new PgliteThread();
   return pglite;
 }
 
@@ -69,7 +69,7 @@ export async function postgresQuery(
   }
 }
 
-export function sharedPgliteInstance(): PGlite {
+export function sharedPgliteInstance(): PgliteThread {
   return sharedPglite();
 }
 

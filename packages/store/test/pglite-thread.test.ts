@@ -1,0 +1,72 @@
+import { expect } from 'chai';
+import { PgliteThread } from '../src/index.js';
+
+describe('PgliteThread', function () {
+  this.timeout(60_000);
+  let db: PgliteThread;
+  before(async () => {
+    db = new PgliteThread();
+    await db.waitReady;
+  });
+  after(() => db.close());
+
+  it('answers queries with typed rows, int8 and numeric as numbers', async () => {
+    const result = await db.query<{ big: number; exact: number; at: Date; list: number[]; doc: unknown }>(
+      `select 9007199254740::int8 as big, 1.25::numeric as exact, timestamptz '2026-01-02T03:04:05Z' as at,
+              array[1.5, 2]::float8[] as list, '{"a": 1}'::jsonb as doc`,
+    );
+    expect(result.rows).to.deep.equal([
+      { big: 9007199254740, exact: 1.25, at: new Date('2026-01-02T03:04:05Z'), list: [1.5, 2], doc: { a: 1 } },
+    ]);
+  });
+
+  it('passes parameters and reports affected rows', async () => {
+    await db.exec('create table thread_probe (id integer primary key, label text)');
+    const inserted = await db.query('insert into thread_probe select * from unnest($1::int[], $2::text[])', [
+      [1, 2, 3],
+      ['a', 'b', 'c'],
+    ]);
+    expect(inserted.affectedRows).to.equal(3);
+    expect((await db.query<{ n: number }>('select count(*) as n from thread_probe')).rows[0]?.n).to.equal(3);
+  });
+
+  it('rejects with the PostgreSQL error code and without the statement or its parameters', async () => {
+    let caught: unknown;
+    try {
+      await db.query('insert into thread_probe (id, label) values ($1, $2)', [1, 'secret-parameter']);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).to.be.instanceOf(Error);
+    const error = caught as Error & Record<string, unknown>;
+    expect(error.code).to.equal('23505');
+    expect(error.constraint).to.equal('thread_probe_pkey');
+    expect(JSON.stringify({ ...error, message: error.message })).not.to.include('secret-parameter');
+    expect(error).not.to.have.property('query');
+  });
+
+  it('delivers notifications to listeners until they unsubscribe', async () => {
+    const seen: string[] = [];
+    const unsubscribe = db.onNotification((channel, payload) => seen.push(`${channel}:${payload}`));
+    await db.query('listen thread_channel');
+    await db.query(`select pg_notify('thread_channel', 'one')`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    unsubscribe();
+    await db.query(`select pg_notify('thread_channel', 'two')`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen).to.deep.equal(['thread_channel:one']);
+  });
+
+  it('refuses queries once closed', async () => {
+    const other = new PgliteThread();
+    await other.waitReady;
+    await other.close();
+    let caught: unknown;
+    try {
+      await other.query('select 1');
+    } catch (error) {
+      caught = error;
+    }
+    expect(String(caught)).to.match(/exited/);
+  });
+});
