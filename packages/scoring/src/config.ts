@@ -42,24 +42,31 @@ export interface ScoringConfig {
 /**
  * Defaults, and why:
  * - half-life 30 days: model versions and prompts drift on a scale of weeks; a month keeps ~3 months of useful memory.
- * - k = 10: ten heuristic observations (about three ratings) of an account weigh as much as the global estimate.
+ * - k = 30: thirty heuristic observations (about ten ratings) of an account (or of one query type, when
+ *   the parent is the model's all-types record) weigh as much as the parent estimate. A single
+ *   answer's score is noisy (sd ~0.25 for ratings; the heuristic is a weak proxy), so ten observations
+ *   let one unlucky streak flip a cell; with 30 a cell follows its parent until it has real evidence.
  * - k0 = 5: the catalog prior is a guess; five observations from real traffic outweigh it.
  * - type pool 10: a model's record over all query types is a good first guess for a type it has
  *   seen little of (most of a model's quality is shared across types), worth ten observations.
- * - stages at w = 0.2 and 0.6: cold start below n_a = 2.5, established from n_a = 15 (with k = 10).
+ * - stages at w = 0.2 and 0.6: cold start below n_a = 7.5, established from n_a = 45 (with k = 30).
+ * - exploration scale 0.35: Thompson sampling with the full posterior width keeps sampling a model
+ *   that is a few points worse for as long as the posteriors overlap, which with scores this noisy is
+ *   hundreds of requests; a narrowed posterior (a common practical form of Thompson sampling) still
+ *   tries every model the evidence cannot rule out, and spends far fewer requests on near-ties.
  * - rating weight 3: a rating is an explicit judgement, the heuristic is a noisy proxy.
  * - anonymity K = 3.
  */
 export const defaultScoringConfig: ScoringConfig = Object.freeze({
   epochMs: 1735689600000, // 2025-01-01T00:00:00Z
   halfLifeMs: 30 * 24 * 3600 * 1000,
-  priorStrength: 10,
+  priorStrength: 30,
   globalPriorStrength: 5,
   typePoolStrength: 10,
   stageThresholds: Object.freeze({ warmUp: 0.2, established: 0.6 }),
   ratingWeight: 3,
   anonymityK: 3,
-  exploration: Object.freeze({ scale: 1, priorVariance: 0.0625, minVariance: 0.01 }),
+  exploration: Object.freeze({ scale: 0.35, priorVariance: 0.0625, minVariance: 0.01 }),
   lambdas: Object.freeze({
     quality: Object.freeze({ cost: 0.02, latency: 0.01, failure: 0.5 }),
     balanced: Object.freeze({ cost: 0.15, latency: 0.05, failure: 0.5 }),

@@ -1,4 +1,4 @@
-import type { QualityEstimate } from './blend.js';
+import type { QualityEstimate, QualityEvidence } from './blend.js';
 import { blendEvidence, personalWeight as weightOf, stageFor } from './blend.js';
 import type { CellSums, GlobalCellSums } from './cells.js';
 import { epochScale, histogramQuantile, isGlobalCellUsable } from './cells.js';
@@ -125,6 +125,17 @@ export function catalogCostUsd(c: CandidateModel, promptTokens: number, completi
 interface Work {
   c: CandidateModel;
   est: QualityEstimate;
+  p: QualityEvidence | undefined;
+  g: QualityEvidence | undefined;
+  pool: QualityEvidence | undefined;
+  /** The pool comes from the account's own cells (the global-only view must not see it). */
+  personalPool: boolean;
+  prior: number;
+  /** Evidence, and its gap to the prior, of the model's broadest record (all types, else this type). */
+  lvN: number;
+  /** The same evidence if it is global (visible to the global-only view), else 0. */
+  lvNG: number;
+  lvGap: number;
   cost: number;
   latency: number;
   logCost: number;
@@ -201,17 +212,62 @@ export function decide(input: DecideInput): Decision {
     const poolCell = gPool && isGlobalCellUsable(gPool, cfg) ? gPool : pPool;
     const pool = poolCell ? decisionView(poolCell, decay, false) : undefined;
     const prior = priorQualityOf(c, input.queryType);
-    const est = blendEvidence(prior, p, g, cfg, pool);
-    if (poolCell !== undefined && poolCell === pPool) {
-      // The pool is the account's own: the global-only view must not see it.
-      const gOnly = blendEvidence(prior, undefined, g, cfg, undefined);
-      est.globalMean = gOnly.mean;
-      est.globalVariance = gOnly.variance;
-    }
-    personalTotal += est.nPersonal;
-    work.push({ c, est, cost, latency, logCost: safeLog(cost), logLatency: safeLog(latency), failureRate, z: 0 });
+    const personalPool = poolCell !== undefined && poolCell === pPool;
+    // The catalog level: a model's record over all query types, else its record in this type.
+    const level = pool !== undefined && pool.mean === pool.mean ? pool : g !== undefined && g.mean === g.mean ? g : p;
+    const lvN = level !== undefined && level.mean === level.mean && level.n > 0 ? level.n : 0;
+    const lvGap = lvN > 0 ? level!.mean - prior : 0;
+    const lvNG = level !== p && !personalPool ? lvN : 0;
+    work.push({
+      c,
+      est: EMPTY_ESTIMATE,
+      p,
+      g,
+      pool,
+      personalPool,
+      prior,
+      lvN,
+      lvNG,
+      lvGap,
+      cost,
+      latency,
+      logCost: safeLog(cost),
+      logLatency: safeLog(latency),
+      failureRate,
+      z: 0,
+    });
   }
   if (work.length === 0) throw new NoEligibleModelError(rejected);
+  // Catalog priors are guesses on their own scale; the level of the quality signals is learned from
+  // the candidates that have a record (see priorOffset). Global-only view: global records only.
+  for (const w of work) {
+    let offNum = 0;
+    let offDen = 0;
+    let offNumG = 0;
+    let offDenG = 0;
+    for (let j = 0; j < work.length; j++) {
+      const o = work[j]!;
+      if (o.lvN === 0) continue;
+      const d = o.prior - w.prior;
+      const kern = 1 - (d < 0 ? -d : d) / PRIOR_LEVEL_BANDWIDTH;
+      if (kern <= 0) continue;
+      offNum += kern * o.lvN * o.lvGap;
+      offDen += kern * o.lvN;
+      offNumG += kern * o.lvNG * o.lvGap;
+      offDenG += kern * o.lvNG;
+    }
+    const shift = priorOffset(offNum, offDen, cfg);
+    const shiftG = priorOffset(offNumG, offDenG, cfg);
+    const prior = clamp01(w.prior + shift);
+    w.est = blendEvidence(prior, w.p, w.g, cfg, w.pool);
+    if (w.personalPool || shift !== shiftG) {
+      // The global-only view sees neither the account's own pool nor its effect on the prior level.
+      const gOnly = blendEvidence(clamp01(w.prior + shiftG), undefined, w.g, cfg, w.personalPool ? undefined : w.pool);
+      w.est.globalMean = gOnly.mean;
+      w.est.globalVariance = gOnly.variance;
+    }
+    personalTotal += w.est.nPersonal;
+  }
   for (const w of work) w.z = normal(input.rng);
 
   const lambdas = cfg.lambdas[input.preference];
@@ -386,6 +442,35 @@ function missingCapabilities(required: readonly string[], has: readonly string[]
   const out: string[] = [];
   for (const cap of required) if (!has || !has.includes(cap)) out.push(cap);
   return out;
+}
+
+/**
+ * The learned level of the catalog priors: the evidence-weighted mean gap between the candidates'
+ * observed quality and their catalog prior, shrunk toward 0 by the catalog prior's strength
+ * (globalPriorStrength pseudo-observations). A catalog ranks models (tiers) but cannot know the
+ * scale of the quality signals (heuristic, ratings) of a deployment; without this, once one model
+ * is found to score well above its tier guess, a model with no record is never sampled again.
+ */
+function priorOffset(num: number, den: number, cfg: ScoringConfig): number {
+  return den > 0 ? num / (den + cfg.globalPriorStrength) : 0;
+}
+
+/** Candidates whose catalog priors differ by less than this inform each other's prior level (triangular kernel). */
+const PRIOR_LEVEL_BANDWIDTH = 0.1;
+
+const EMPTY_ESTIMATE: QualityEstimate = Object.freeze({
+  mean: 0,
+  variance: 0,
+  evidence: 0,
+  globalMean: 0,
+  globalVariance: 0,
+  personalWeight: 0,
+  nPersonal: 0,
+  nGlobal: 0,
+});
+
+function clamp01(v: number): number {
+  return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
 function safeLog(v: number): number {

@@ -27,11 +27,13 @@ function view(n: number, mean: number, variance = 0.04): CellView {
 
 describe('blending and stages', () => {
   it('uses the documented stage thresholds on n_a / (n_a + k)', () => {
+    // k = 30: warm-up from n_a = 0.25 k = 7.5, established from n_a = 1.5 k = 45.
+    expect(cfg.priorStrength).to.equal(30);
     expect(stageFor(personalWeight(0, cfg), cfg)).to.equal('cold_start');
-    expect(stageFor(personalWeight(2.4, cfg), cfg)).to.equal('cold_start');
-    expect(stageFor(personalWeight(2.5, cfg), cfg)).to.equal('warm_up');
-    expect(stageFor(personalWeight(14.9, cfg), cfg)).to.equal('warm_up');
-    expect(stageFor(personalWeight(15, cfg), cfg)).to.equal('established');
+    expect(stageFor(personalWeight(7.4, cfg), cfg)).to.equal('cold_start');
+    expect(stageFor(personalWeight(7.5, cfg), cfg)).to.equal('warm_up');
+    expect(stageFor(personalWeight(44.9, cfg), cfg)).to.equal('warm_up');
+    expect(stageFor(personalWeight(45, cfg), cfg)).to.equal('established');
   });
 
   it('falls back to the catalog prior without any data', () => {
@@ -42,9 +44,10 @@ describe('blending and stages', () => {
 
   it('follows mu = (n_a mu_a + k mu_g) / (n_a + k) once global is established', () => {
     const global = view(1000, 0.5);
-    const e = blendQuality(0.5, view(10, 0.9), global, cfg);
+    const nA = cfg.priorStrength;
+    const e = blendQuality(0.5, view(nA, 0.9), global, cfg);
     const muG = (1000 * 0.5 + cfg.typePoolStrength * 0.5) / (1000 + cfg.typePoolStrength);
-    expect(e.mean).to.be.closeTo((10 * 0.9 + cfg.priorStrength * muG) / (10 + cfg.priorStrength), 1e-12);
+    expect(e.mean).to.be.closeTo((nA * 0.9 + cfg.priorStrength * muG) / (nA + cfg.priorStrength), 1e-12);
     expect(e.personalWeight).to.be.closeTo(0.5, 1e-12);
   });
 

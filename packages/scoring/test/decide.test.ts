@@ -178,6 +178,21 @@ describe('decide', () => {
       ).to.equal('big');
   });
 
+  it('learns the level of the catalog priors from the models of the same tier that have a record', () => {
+    // Tier prior 0.6 for all three; 'big' scores 0.9 over 200 observations, the others have none.
+    const global: Record<string, GlobalCellSums> = { big: { ...cellOf(0.9, 200), contributors: 5 } };
+    const d = decide(base({ global }));
+    const mid = d.candidates.find((c) => c.model === 'mid')!;
+    const shift = (200 * (0.9 - 0.6)) / (200 + cfg.globalPriorStrength);
+    expect(mid.estimatedQuality).to.be.closeTo(0.6 + shift, 1e-4); // n is 200 decayed by up to 200 minutes
+    // A model of another tier (prior 0.1 lower or more) keeps its catalog prior.
+    const other = { ...catalog[1]!, id: 'other', priorQuality: 0.45 };
+    const d2 = decide(base({ candidates: [catalog[0]!, other], global }));
+    expect(d2.candidates.find((c) => c.model === 'other')!.estimatedQuality).to.be.closeTo(0.45, 1e-12);
+    // Without any record, the catalog priors are used as they are.
+    expect(decide(base()).candidates.every((c) => Math.abs(c.estimatedQuality - 0.6) < 1e-12)).to.equal(true);
+  });
+
   it('rejects an unknown preference with a clear message', () => {
     expect(() => decide(base({ preference: 'fastest' as never }))).to.throw(
       /preference must be one of quality, balanced, cost, speed/,
