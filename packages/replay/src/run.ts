@@ -58,7 +58,12 @@ function mean(xs: readonly number[]): number {
   return xs.length === 0 ? 0 : xs.reduce((s, v) => s + v, 0) / xs.length;
 }
 
-/** Upper concave hull of single models in (cost, quality), interpolated at `cost`. */
+/**
+ * The best quality that mixing single models at random reaches at a mean cost of at most `cost`:
+ * the upper concave hull of the single models' (cost, quality) points, interpolated at `cost`, and
+ * flat (the best single model's quality) beyond the best model's cost, since spending more on a worse
+ * model is never needed. Below the cheapest model, the cheapest model's quality.
+ */
 export function hullQualityAt(points: readonly SingleModelPoint[], cost: number): number {
   const pts = [...points].sort((a, b) => a.meanCostUsd - b.meanCostUsd);
   const hull: SingleModelPoint[] = [];
@@ -74,6 +79,10 @@ export function hullQualityAt(points: readonly SingleModelPoint[], cost: number)
     }
     hull.push(p);
   }
+  // Keep the hull up to its best point: the frontier never falls as the budget grows.
+  let top = 0;
+  for (let i = 1; i < hull.length; i++) if (hull[i]!.meanQuality > hull[top]!.meanQuality) top = i;
+  hull.length = top + 1;
   if (cost <= hull[0]!.meanCostUsd) return hull[0]!.meanQuality;
   for (let i = 1; i < hull.length; i++) {
     const a = hull[i - 1]!;

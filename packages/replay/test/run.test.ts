@@ -61,4 +61,15 @@ describe('replay run', () => {
     expect(hullQualityAt(pts, 0.5)).to.equal(0.2);
     expect(hullQualityAt(pts, 10)).to.equal(0.8);
   });
+
+  it('keeps the frontier flat beyond the best single model (a dearer, worse model does not lower it)', () => {
+    const pts = [
+      { model: 'cheap', meanQuality: 0.6, meanCostUsd: 1 },
+      { model: 'best', meanQuality: 0.9, meanCostUsd: 3 },
+      { model: 'dear', meanQuality: 0.8, meanCostUsd: 5 },
+    ];
+    expect(hullQualityAt(pts, 2)).to.be.closeTo(0.75, 1e-12);
+    expect(hullQualityAt(pts, 4)).to.equal(0.9);
+    expect(hullQualityAt(pts, 5)).to.equal(0.9);
+  });
 });
