@@ -2,9 +2,11 @@ import type { ChatMessage } from '../types.js';
 
 /**
  * Hashed features of a conversation, shared by training and inference so they cannot drift apart:
- * word unigrams and bigrams, character 4-grams (which carry code punctuation, morphology and
- * non-Latin scripts), a length bucket and a non-ASCII bucket. Earlier user turns add their unigrams
- * under a separate hash seed (context, weighted less by the model itself).
+ * word unigrams and bigrams, positional copies of the first and last words (where the ask usually
+ * is), a five-character prefix of longer words (a crude stem), character 4-grams (which carry code
+ * punctuation, morphology and non-Latin scripts), a length bucket and a non-ASCII bucket. Earlier
+ * user turns add their unigrams under a separate hash seed (context, weighted less by the model
+ * itself).
  */
 export const FEATURE_BITS = 16;
 export const FEATURE_DIM = 1 << FEATURE_BITS;
@@ -81,27 +83,46 @@ export function focusText(messages: readonly ChatMessage[]): { main: string; con
 const SEED_HEAD = 0x3b9aca07;
 /** The first words usually carry the ask ("write", "explain", "translate"): they get a positional copy. */
 const HEAD_WORDS = 12;
+/** Long words also give their first characters, a crude stem ("different", "differentiation"). */
+const PREFIX_CHARS = 5;
+const SEED_PREFIX = 0x61c88647;
+const TAIL_WORDS = 12;
+const SEED_TAIL = 0x7feb352d;
+/** Scratch ring of the last words' hashes (single-threaded, refilled on every call). */
+const TAIL_RING = new Uint32Array(TAIL_WORDS);
 
 function wordFeatures(text: string, seed: number, out: FeatureBuffer, withBigrams: boolean): number {
   let h = seed;
   let inWord = false;
   let prev = 0;
   let words = 0;
+  const tail = TAIL_RING;
+  let len = 0;
+  let prefix = 0;
   for (let i = 0; i <= text.length; i++) {
     const c = i < text.length ? text.charCodeAt(i) : 32;
     if (isWordChar(c)) {
+      if (!inWord) len = 0;
       h = mix(inWord ? h : seed, c);
+      len++;
+      if (withBigrams && len === PREFIX_CHARS) prefix = h;
       inWord = true;
     } else if (inWord) {
       const w = finalize(h);
       out.push(w & MASK);
+      if (withBigrams && len > PREFIX_CHARS) out.push(finalize(mix(SEED_PREFIX, prefix)) & MASK);
       if (withBigrams && words < HEAD_WORDS) out.push(finalize(mix(SEED_HEAD, w)) & MASK);
+      if (withBigrams) tail[words % TAIL_WORDS] = w;
       if (withBigrams && prev !== 0) out.push(finalize(mix(mix(SEED_BIGRAM, prev), w)) & MASK);
       prev = w;
       inWord = false;
       words++;
     }
   }
+  // The last words usually carry the question when a long text comes first.
+  if (withBigrams)
+    for (let j = Math.max(HEAD_WORDS, words - TAIL_WORDS); j < words; j++)
+      out.push(finalize(mix(SEED_TAIL, tail[j % TAIL_WORDS]!)) & MASK);
   return words;
 }
 
