@@ -313,7 +313,11 @@ describe('Insights dashboard (embedded stack, Debian Chromium)', function () {
 
     await page.getByRole('button', { name: 'Delete my learning data…' }).click();
     await dialog.getByRole('button', { name: 'Delete everything' }).click();
-    await page.getByRole('status').filter({ hasText: 'Deleted' }).waitFor();
+    // A regular expression: a string would also match the case-insensitive "Nothing was deleted." left by the cancel.
+    await page
+      .getByRole('status')
+      .filter({ hasText: /^Deleted / })
+      .waitFor();
     expect(await text(page.getByRole('status'))).to.include(`Deleted ${PROMPTS.length} request records, 1 rating`);
 
     expect(await text(page.locator('#fig-total'))).to.equal('0');

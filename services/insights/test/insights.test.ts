@@ -12,7 +12,8 @@ import {
   type InsightsInput,
 } from '../src/insights.js';
 
-const scoring = makeScoringConfig({});
+// The computations are checked with k = 10 (the stage arithmetic in the comments below), whatever the default.
+const scoring = makeScoringConfig({ priorStrength: 10 });
 const NOW = Date.parse('2026-02-01T00:00:00Z');
 const { RecommendationKind: Kind, EnhancementVerdict: Verdict } = insightsV1;
 
