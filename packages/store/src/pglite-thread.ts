@@ -75,7 +75,8 @@ export class PgliteThread implements EmbeddedDatabase {
 
   /** Opens PGlite in `dir` (undefined: in memory) on a new worker thread. */
   constructor(dir?: string) {
-    this.worker = new Worker(WORKER_URL, { workerData: { dir } });
+    // The worker is plain JavaScript and needs none of the caller's flags (some, like --input-type, break it).
+    this.worker = new Worker(WORKER_URL, { workerData: { dir }, execArgv: [] });
     this.waitReady = new Promise<void>((resolve, reject) => {
       this.worker.on('message', (message: FromWorker) => {
         switch (message.op) {

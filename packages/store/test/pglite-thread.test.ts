@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { PgliteThread } from '../src/index.js';
 
 describe('PgliteThread', function () {
@@ -68,5 +70,18 @@ describe('PgliteThread', function () {
       caught = error;
     }
     expect(String(caught)).to.match(/exited/);
+  });
+
+  it('starts whatever flags the calling process was given (an inline module script here)', async () => {
+    const script = `const { PgliteThread } = await import(${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)});
+      const db = new PgliteThread(); const r = await db.query('select 41 + 1 as n'); console.log(r.rows[0].n); await db.close();`;
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      script,
+    ]);
+    expect(stdout.trim()).to.equal('42');
   });
 });
