@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # routeplex's REST facade beside the Portkey AI gateway, in one run of ../shared/bench/compare.sh.
-# Starts the embedded default (fresh PGlite folder) with a catalog whose models are served by a fake
-# OpenAI-compatible upstream of its own (port $RPX_UPSTREAM_PORT, default 9101, so that its count of
+# Starts the embedded default with the README's start command (fresh PGlite folder) and a catalog whose
+# models are served by a fake OpenAI-compatible upstream of its own (port $RPX_UPSTREAM_PORT, default 9101, so that its count of
 # served calls is routeplex's alone), sends `model: routeplex-ai`, then stops routeplex (SIGTERM flushes)
 # and reads back how many entries were recorded against how many model calls were made.
 # usage: bash bench/facade-compare.sh        (env: DURATION, CONNS, N as in compare.sh)
@@ -19,7 +19,7 @@ PORT=$up node "$shared/bench/fake-openai.mjs" >"$data/upstream.log" 2>&1 & up_pi
 ROUTEPLEX_DATA_DIR="$data" ROUTEPLEX_CATALOG="$root/services/router/bench/bench-catalog.json" \
   BENCH_UPSTREAM_URL="http://127.0.0.1:$up/v1" GATEWAY_PORT=$port ROUTER_GRPC_PORT=50161 FEEDBACK_GRPC_PORT=50162 \
   INSIGHTS_GRPC_PORT=50163 ROUTEPLEX_LOG_LEVEL=warn ROUTEPLEX_SIM_LATENCY_SCALE=0 \
-  node --import tsx "$root/apps/cli/src/main.ts" start >"$data/routeplex.log" 2>&1 & rpx_pid=$!; pids+=($rpx_pid)
+  bash "$root/scripts/start" >"$data/routeplex.log" 2>&1 & rpx_pid=$!; pids+=($rpx_pid)
 for _ in $(seq 100); do [ -f "$data/dev-api-key" ] && (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.2; done
 key=$(cat "$data/dev-api-key")
 # Steady state: warm routeplex up (JIT, caches, the embedded database) with ${WARMUP:-3000} requests first.

@@ -52,7 +52,8 @@ await waitForLine(upstream, /fake-openai on/);
 const extraNodeArgs = (process.env.BENCH_ROUTER_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof
 const router = spawn(
   process.execPath,
-  [...extraNodeArgs, '--import', 'tsx', join(root, 'services/router/src/main.ts')],
+  // The Dockerfile's entry point flags (the young-generation size, see scripts/start).
+  [...extraNodeArgs, '--max-semi-space-size=32', '--import', 'tsx', join(root, 'services/router/src/main.ts')],
   {
     cwd: root,
     env: {
