@@ -12,6 +12,7 @@ describe('bindService and startGrpcServer', () => {
   let server: RunningServer;
   let client: InstanceType<typeof feedbackV1.FeedbackServiceClient>;
   const seenAccounts: string[] = [];
+  const signals = new Map<string, AbortSignal>();
 
   before(async () => {
     const authenticator = new Authenticator({ accountClaim: 'sub', apiKeyCacheMs: 0 }, async (hash) =>
@@ -22,6 +23,10 @@ describe('bindService and startGrpcServer', () => {
       {
         async submitFeedback(req, ctx) {
           seenAccounts.push(ctx.principal.accountId);
+          signals.set(req.requestId, ctx.signal);
+          if (req.requestId === 'slow') {
+            await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+          }
           if (req.requestId === 'bad') throw invalidArgument('request_id: must start with req_');
           if (req.requestId === 'boom') throw new Error('database password is hunter2');
           return { rating: { requestId: req.requestId, quality: 1, score: 5 }, replacedPrevious: false, model: 'm' };
@@ -70,6 +75,21 @@ describe('bindService and startGrpcServer', () => {
     expect((await failure(call('req_1'))).code).to.equal(status.UNAUTHENTICATED);
     expect((await failure(call('req_1', 'rpx_' + 'Y'.repeat(30)))).code).to.equal(status.UNAUTHENTICATED);
     expect(seenAccounts.length).to.equal(before);
+  });
+
+  it('aborts the handler signal when the caller cancels a running call, and never after it answered', async () => {
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${KEY}`);
+    const running = client.submitFeedback({ requestId: 'slow', score: 5 }, md, () => undefined);
+    while (!signals.has('slow')) await new Promise((resolve) => setTimeout(resolve, 5));
+    running.cancel();
+    while (!signals.get('slow')!.aborted) await new Promise((resolve) => setTimeout(resolve, 5));
+
+    await call('req_done', KEY);
+    await failure(call('bad', KEY));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(signals.get('req_done')!.aborted).to.equal(false);
+    expect(signals.get('bad')!.aborted).to.equal(false);
   });
 
   it('turns a typed error into its status with its message', async () => {
