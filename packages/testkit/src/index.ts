@@ -185,11 +185,17 @@ export async function record(store: Store, entries: RequestEntry[]): Promise<voi
 }
 
 /**
- * Runs a service's production entry as its own process; `listening` resolves with the port it logs in the
- * line that contains `readyMessage`, and rejects if the process exits first.
+ * Runs a service's production entry as its own process (`nodeArgs` before the entry, e.g. an --import);
+ * `listening` resolves with the port it logs in the line that contains `readyMessage`, and rejects if the
+ * process exits first.
  */
-export function runServiceMain(mainPath: string, env: Record<string, string>, readyMessage: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', mainPath], {
+export function runServiceMain(
+  mainPath: string,
+  env: Record<string, string>,
+  readyMessage: string,
+  nodeArgs: readonly string[] = [],
+) {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, mainPath], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
