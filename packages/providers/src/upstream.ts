@@ -68,6 +68,13 @@ interface UpstreamResponse {
   body: Dispatcher.ResponseData['body'];
 }
 
+/** A whole answer read into memory (the unary path). */
+interface BufferedResponse {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
 /**
  * Keep-alive HTTP client for one upstream base URL, with deadlines, retries and error mapping. The adapters give it
  * request bodies and response parsers; it never looks at the content.
@@ -136,15 +143,9 @@ export class UpstreamClient {
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          const response = await this.send(path, body, scope, call.model);
-          if (response.statusCode >= 300) throw await this.errorFromResponse(response, call.model);
-          let text: string;
-          try {
-            text = await response.body.text();
-          } catch (error) {
-            throw this.transportError(error, scope, call.model);
-          }
-          return parse(this.parseJson(text, call.model));
+          const response = await this.exchange(path, body, scope, call.model);
+          if (response.statusCode >= 300) throw this.errorFromStatus(response, call.model);
+          return parse(this.parseJson(response.text, call.model));
         } catch (error) {
           retryOptions ??= this.retryOptions(scope);
           const wait = nextRetryWait(error, attempt, retryOptions);
@@ -305,6 +306,66 @@ export class UpstreamClient {
     }
   }
 
+  /**
+   * One request whose answer is read whole: undici's dispatch with a handler that gathers the bytes, about
+   * half the CPU of request(), which wraps every answer in a Readable stream. Same deadlines as send().
+   */
+  private exchange(path: string, body: string, scope: CallScope, model: string): Promise<BufferedResponse> {
+    if (scope.signal.aborted) return Promise.reject(this.abortError(scope, model));
+    const firstByteTimer =
+      scope.firstByteTimeoutMs < scope.deadlineAt - Date.now()
+        ? setTimeout(scope.expireFirstByte, scope.firstByteTimeoutMs)
+        : undefined;
+    return new Promise<BufferedResponse>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let statusCode = 0;
+      let headers: BufferedResponse['headers'] = {};
+      let controller: Dispatcher.DispatchController | undefined;
+      const signal = scope.signal;
+      const onAbort = () => controller?.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      const settle = () => {
+        if (firstByteTimer !== undefined) clearTimeout(firstByteTimer);
+        signal.removeEventListener('abort', onAbort);
+      };
+      this.dispatcher.dispatch(
+        {
+          origin: this.origin,
+          path: this.pathPrefix + path,
+          method: 'POST',
+          headers: this.headers,
+          body,
+          headersTimeout: 0,
+          bodyTimeout: this.idleTimeoutMs,
+        },
+        {
+          onRequestStart(c) {
+            // Called again when undici retries the request on a fresh connection.
+            if (controller === undefined) signal.addEventListener('abort', onAbort, { once: true });
+            controller = c;
+            if (signal.aborted) onAbort();
+          },
+          onResponseStart(_c, status, responseHeaders) {
+            if (firstByteTimer !== undefined) clearTimeout(firstByteTimer);
+            statusCode = status;
+            headers = responseHeaders;
+          },
+          onResponseData(_c, chunk) {
+            chunks.push(chunk);
+          },
+          onResponseEnd() {
+            settle();
+            const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+            resolve({ statusCode, headers, text: bytes.toString('utf8') });
+          },
+          onResponseError: (_c, error) => {
+            settle();
+            reject(this.transportError(error, scope, model));
+          },
+        },
+      );
+    });
+  }
+
   private async pause(ms: number, scope: CallScope, model: string): Promise<void> {
     try {
       await sleep(ms, scope.signal);
@@ -347,11 +408,20 @@ export class UpstreamClient {
   }
 
   private async errorFromResponse(response: UpstreamResponse, model: string): Promise<ProviderError> {
+    let text = '';
+    try {
+      text = await response.body.text();
+    } catch {
+      // An unreadable error body still leaves the status code to go by.
+    }
+    return this.errorFromStatus({ statusCode: response.statusCode, headers: response.headers, text }, model);
+  }
+
+  private errorFromStatus(response: BufferedResponse, model: string): ProviderError {
     const status = response.statusCode;
     let upstreamType: string | undefined;
     try {
-      const text = await response.body.text();
-      upstreamType = this.readErrorType(JSON.parse(text));
+      upstreamType = this.readErrorType(JSON.parse(response.text));
     } catch {
       // An unreadable error body still leaves the status code to go by.
     }
