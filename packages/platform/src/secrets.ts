@@ -17,14 +17,29 @@ export function messageHmac(secret: string, messages: readonly { role: string; c
 
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
+// Random bytes are drawn from the CSPRNG a page at a time: one call per id cost more than the rest of making it.
+const POOL_SIZE = 4096;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
+function randomByte(): number {
+  if (poolOffset >= pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    poolOffset = 0;
+  }
+  return pool[poolOffset++]!;
+}
+
 /** A random identifier with a prefix, e.g. `req_` + 22 base62 characters (about 131 bits). */
 export function randomId(prefix: string, length = 22): string {
-  const bytes = randomBytes(length * 2);
   let out = prefix;
-  for (let i = 0; i < bytes.length && out.length < prefix.length + length; i++) {
-    const b = bytes[i]!;
-    if (b < 248) out += BASE62[b % 62];
+  for (let n = 0; n < length;) {
+    const b = randomByte();
+    // 248 = 4 x 62: rejecting the rest keeps every character equally likely.
+    if (b < 248) {
+      out += BASE62[b % 62];
+      n++;
+    }
   }
-  while (out.length < prefix.length + length) out += BASE62[randomBytes(1)[0]! % 62];
   return out;
 }
