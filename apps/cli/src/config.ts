@@ -23,8 +23,8 @@ export const embeddedEnv = {
   ROUTEPLEX_BATCH_MAX_ENTRIES: vars.positiveInt(500),
   /**
    * How long metadata writes gather before one transaction commits them. Unset: 20 ms on PostgreSQL, 200 ms
-   * on the embedded PGlite, whose fixed cost per transaction (~15 ms, run on the event loop) would otherwise
-   * stall routing under load. Requests never wait for it; SIGTERM flushes.
+   * on the embedded PGlite, whose fixed cost per transaction (~15 ms of CPU, on its own thread) is then paid
+   * a few times a second rather than per request. Requests never wait for it; SIGTERM flushes.
    */
   ROUTEPLEX_BATCH_MAX_DELAY_MS: z.coerce.number().int().positive().optional(),
 };
