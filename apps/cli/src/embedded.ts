@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Authenticator, authConfigFrom, createLogger, type Logger } from '@routeplex/platform';
+import { Authenticator, authConfigFrom, createLogger, exitOnFatal, type Logger } from '@routeplex/platform';
 import { hashApiKey as hashKey, openStore, type Store } from '@routeplex/store';
 import { loadCatalog } from '@routeplex/providers';
 import { classify, defaultScoringConfig, type ScoringConfig } from '@routeplex/scoring';
@@ -89,6 +89,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
       maxDelayMs: config.ROUTEPLEX_BATCH_MAX_DELAY_MS ?? (config.DATABASE_URL ? 20 : 200),
     },
     logger,
+    onFatal: exitOnFatal(logger, 'the embedded database stopped'),
   });
   const authenticator = new Authenticator({ ...authConfigFrom(config), jwtSecret: secrets.jwtSecret }, (hash) =>
     store.findAccountByKeyHash(hash),

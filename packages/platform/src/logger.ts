@@ -37,3 +37,14 @@ export function createLogger(options: {
     options.destination,
   );
 }
+
+/**
+ * For a service's main: logs a failure the process cannot recover from and exits non-zero, so that its
+ * supervisor restarts it (a process that keeps answering without its database would lose every record).
+ */
+export function exitOnFatal(logger: Logger, what: string): (error: Error) => void {
+  return (error) => {
+    logger.fatal({ err: error.message }, `${what}; exiting`);
+    process.exit(1);
+  };
+}

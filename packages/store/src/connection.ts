@@ -211,6 +211,8 @@ export interface PgliteConnectOptions {
   logger?: StoreLogger;
   /** Folder of the database; undefined keeps it in memory. */
   dir?: string;
+  /** See OpenStoreOptions.onFatal. */
+  onFatal?: ((error: Error) => void) | undefined;
   /** An instance opened by the caller (PGlite itself or a PgliteThread); the store then never closes it. */
   instance?: EmbeddedDatabase;
 }
@@ -225,7 +227,7 @@ export async function openPglite(options: PgliteConnectOptions): Promise<Databas
   let pglite: EmbeddedDatabase | undefined;
   try {
     // A database the store opens itself runs on a worker thread (see pglite-thread.ts).
-    pglite = options.instance ?? new PgliteThread(options.dir);
+    pglite = options.instance ?? new PgliteThread(options.dir, { onFailure: options.onFatal });
     await pglite.waitReady;
   } catch (error) {
     if (options.instance === undefined) await pglite?.close().catch(() => undefined);

@@ -73,14 +73,19 @@ export class PgliteThread implements EmbeddedDatabase {
   private failure: Error | undefined;
   private closing: Promise<void> | undefined;
 
-  /** Opens PGlite in `dir` (undefined: in memory) on a new worker thread. */
-  constructor(dir?: string) {
+  /**
+   * Opens PGlite in `dir` (undefined: in memory) on a new worker thread. `onFailure` hears once if the
+   * thread stops on its own after it was ready (not after close()): every later query fails.
+   */
+  constructor(dir?: string, options: { onFailure?: (error: Error) => void } = {}) {
     // The worker is plain JavaScript and needs none of the caller's flags (some, like --input-type, break it).
     this.worker = new Worker(WORKER_URL, { workerData: { dir }, execArgv: [] });
+    let ready = false;
     this.waitReady = new Promise<void>((resolve, reject) => {
       this.worker.on('message', (message: FromWorker) => {
         switch (message.op) {
           case 'ready':
+            ready = true;
             resolve();
             return;
           case 'open-failed':
@@ -98,8 +103,10 @@ export class PgliteThread implements EmbeddedDatabase {
         }
       });
       const fail = (error: Error) => {
+        if (this.failure !== undefined) return;
         this.failure = error;
         reject(error);
+        if (ready && this.closing === undefined) options.onFailure?.(error);
         for (const [id, pending] of this.pending) {
           this.pending.delete(id);
           pending.reject(error);

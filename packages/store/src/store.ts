@@ -94,6 +94,11 @@ export interface OpenStoreOptions {
    * database the store opens itself (pgliteDir, or in memory) runs on a worker thread.
    */
   pglite?: EmbeddedDatabase;
+  /**
+   * Called once if the embedded database the store opened stops on its own (its thread died): nothing can
+   * be read or written any more, so a service should log it and exit for its supervisor to restart it.
+   */
+  onFatal?: (error: Error) => void;
   batch?: { maxEntries?: number; maxDelayMs?: number; maxPending?: number };
   logger?: StoreLogger;
   /** PostgreSQL pool size (default 10). */
@@ -233,7 +238,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
           poolMax: options.poolMax ?? 10,
           connectTimeoutMs: options.connectTimeoutMs ?? 5000,
         })
-      : await openPglite({ logger, dir: options.pgliteDir, instance: options.pglite });
+      : await openPglite({ logger, dir: options.pgliteDir, instance: options.pglite, onFatal: options.onFatal });
   try {
     await migrate(
       db.knex,

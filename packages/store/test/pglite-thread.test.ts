@@ -84,4 +84,28 @@ describe('PgliteThread', function () {
     ]);
     expect(stdout.trim()).to.equal('42');
   });
+
+  it('reports a thread that dies on its own once, fails every query after it, and still closes', async () => {
+    const failures: Error[] = [];
+    const doomed = new PgliteThread(undefined, { onFailure: (error) => failures.push(error) });
+    await doomed.waitReady;
+    // Stands in for a crash of the database thread (out of memory in WebAssembly, say).
+    await (doomed as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    expect(failures).to.have.length(1);
+    expect(failures[0]!.message).to.match(/embedded database thread exited/);
+    let caught: unknown;
+    try {
+      await doomed.query('select 1');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).to.equal(failures[0]);
+    await doomed.close();
+
+    // A thread closed on purpose is not a failure.
+    const closed = new PgliteThread(undefined, { onFailure: (error) => failures.push(error) });
+    await closed.waitReady;
+    await closed.close();
+    expect(failures).to.have.length(1);
+  });
 });

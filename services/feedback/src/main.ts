@@ -1,6 +1,14 @@
 // Production entry of FeedbackService: one process, PostgreSQL via DATABASE_URL (or PGlite in
 // ROUTEPLEX_DATA_DIR), configuration read from the environment once, here and nowhere else.
-import { Authenticator, authConfigFrom, commonEnv, createLogger, loadConfig, vars } from '@routeplex/platform';
+import {
+  Authenticator,
+  authConfigFrom,
+  commonEnv,
+  createLogger,
+  exitOnFatal,
+  loadConfig,
+  vars,
+} from '@routeplex/platform';
 import { defaultScoringConfig } from '@routeplex/scoring';
 import { openStore } from '@routeplex/store';
 import { startFeedbackService } from './index.js';
@@ -26,6 +34,7 @@ async function main(): Promise<void> {
     // Ratings are written by their own (batched) transactions; this service never enqueues entries nor listens.
     listen: false,
     logger,
+    onFatal: exitOnFatal(logger, 'the embedded database stopped'),
   });
   const authenticator = new Authenticator(authConfigFrom(config), (hash) => store.findAccountByKeyHash(hash));
   const service = await startFeedbackService({

@@ -2,7 +2,15 @@
 // ROUTEPLEX_DATA_DIR), configuration read from the environment once, here and nowhere else.
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { Authenticator, authConfigFrom, commonEnv, createLogger, loadConfig, vars } from '@routeplex/platform';
+import {
+  Authenticator,
+  authConfigFrom,
+  commonEnv,
+  createLogger,
+  exitOnFatal,
+  loadConfig,
+  vars,
+} from '@routeplex/platform';
 import { loadCatalog } from '@routeplex/providers';
 import { defaultScoringConfig } from '@routeplex/scoring';
 import { openStore } from '@routeplex/store';
@@ -31,6 +39,7 @@ async function main(): Promise<void> {
         : {}),
     listen: false,
     logger,
+    onFatal: exitOnFatal(logger, 'the embedded database stopped'),
   });
   const authenticator = new Authenticator(authConfigFrom(config), (hash) => store.findAccountByKeyHash(hash));
   const service = await startInsightsService({

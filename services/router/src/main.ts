@@ -5,6 +5,7 @@ import {
   authConfigFrom,
   commonEnv,
   createLogger,
+  exitOnFatal,
   loadConfig,
   startTelemetry,
   vars,
@@ -56,6 +57,7 @@ const store = await openStore({
     maxDelayMs: config.ROUTEPLEX_BATCH_MAX_DELAY_MS ?? (config.DATABASE_URL ? 20 : 200),
   },
   logger,
+  onFatal: exitOnFatal(logger, 'the embedded database stopped'),
 });
 const authenticator = new Authenticator(authConfigFrom(config), (hash) => store.findAccountByKeyHash(hash));
 store.onChange((event) => {
