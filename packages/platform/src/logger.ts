@@ -48,3 +48,26 @@ export function exitOnFatal(logger: Logger, what: string): (error: Error) => voi
     process.exit(1);
   };
 }
+
+/**
+ * For a service's main: on SIGTERM or SIGINT (once), runs `steps` in order (stop serving, flush and close
+ * the store, ...) and exits 0, or logs the failure and exits 1.
+ */
+export function stopOnSignals(logger: Logger, name: string, steps: readonly (() => Promise<unknown>)[]): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, `${name} stopping`);
+    try {
+      for (const step of steps) await step();
+    } catch (err) {
+      logger.error({ err }, `${name} did not stop cleanly`);
+      process.exit(1);
+    }
+    logger.info({}, `${name} stopped`);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

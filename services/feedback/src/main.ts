@@ -7,6 +7,7 @@ import {
   createLogger,
   exitOnFatal,
   loadConfig,
+  stopOnSignals,
   vars,
 } from '@routeplex/platform';
 import { defaultScoringConfig } from '@routeplex/scoring';
@@ -48,24 +49,7 @@ async function main(): Promise<void> {
     batch: { maxItems: config.FEEDBACK_BATCH_MAX_RATINGS, maxDelayMs: config.FEEDBACK_BATCH_DELAY_MS },
   });
   logger.info({ host: config.GRPC_HOST, port: service.port }, 'FeedbackService listening');
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'FeedbackService stopping');
-    service
-      .close()
-      .then(() => store.close())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          logger.error({ err }, 'FeedbackService did not stop cleanly');
-          process.exit(1);
-        },
-      );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(logger, 'FeedbackService', [() => service.close(), () => store.close()]);
 }
 
 main().catch((err: unknown) => {

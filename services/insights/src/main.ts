@@ -9,6 +9,7 @@ import {
   createLogger,
   exitOnFatal,
   loadConfig,
+  stopOnSignals,
   vars,
 } from '@routeplex/platform';
 import { loadCatalog } from '@routeplex/providers';
@@ -52,25 +53,7 @@ async function main(): Promise<void> {
     catalog,
   });
   logger.info({ host: config.GRPC_HOST, port: service.port }, 'InsightsService listening');
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'InsightsService stopping');
-    service
-      .close()
-      .then(() => store.close())
-      .then(() => catalog.close())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          logger.error({ err }, 'InsightsService did not stop cleanly');
-          process.exit(1);
-        },
-      );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(logger, 'InsightsService', [() => service.close(), () => store.close(), () => catalog.close()]);
 }
 
 main().catch((err: unknown) => {

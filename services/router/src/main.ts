@@ -8,6 +8,7 @@ import {
   exitOnFatal,
   loadConfig,
   startTelemetry,
+  stopOnSignals,
   vars,
 } from '@routeplex/platform';
 import { loadCatalog } from '@routeplex/providers';
@@ -79,13 +80,9 @@ const service = await startRouterService({
 });
 logger.info({ port: service.port, models: catalog.models().length }, 'RouterService listening');
 
-process.once('SIGTERM', () => void shutdown());
-process.once('SIGINT', () => void shutdown());
-async function shutdown() {
-  await service.close();
-  await store.close(); // flushes every acknowledged entry
-  await Promise.all(catalog.providers().map((p) => p.close()));
-  await telemetry.shutdown();
-  logger.info({}, 'RouterService stopped');
-  process.exit(0);
-}
+stopOnSignals(logger, 'RouterService', [
+  () => service.close(),
+  () => store.close(), // flushes every acknowledged entry
+  () => Promise.all(catalog.providers().map((p) => p.close())),
+  () => telemetry.shutdown(),
+]);

@@ -122,14 +122,7 @@ export class Router {
         return { requestId: plan.requestId, createdMs: plan.createdMs, result, routing };
       } catch (err) {
         if (signal.aborted) throw err;
-        breaker.onFailure();
-        attempts.push({
-          model: model.id,
-          provider: model.provider,
-          errorCode: codeOf(err),
-          latencyMs: this.o.now() - started,
-        });
-        failures.push(this.failureDelta(plan.queryType, model.id));
+        this.noteFailure(err, model, plan, started, attempts, failures);
       }
     }
     throw allFailed(attempts);
@@ -158,14 +151,7 @@ export class Router {
         first = await iterator.next();
       } catch (err) {
         if (signal.aborted) throw err;
-        breaker.onFailure();
-        attempts.push({
-          model: model.id,
-          provider: model.provider,
-          errorCode: codeOf(err),
-          latencyMs: this.o.now() - started,
-        });
-        failures.push(this.failureDelta(plan.queryType, model.id));
+        this.noteFailure(err, model, plan, started, attempts, failures);
         continue;
       }
       attempts.push({ model: model.id, provider: model.provider, errorCode: '', latencyMs: 0 });
@@ -325,6 +311,25 @@ export class Router {
       attempts,
       simulated: model.simulated,
     };
+  }
+
+  /** A failed attempt: counts against the provider's breaker and the model's reliability, and is reported. */
+  private noteFailure(
+    err: unknown,
+    model: RoutableModel,
+    plan: Plan,
+    started: number,
+    attempts: AttemptInfo[],
+    failures: CellDeltaInput[],
+  ): void {
+    this.o.breakers.get(model.provider, model.id).onFailure();
+    attempts.push({
+      model: model.id,
+      provider: model.provider,
+      errorCode: codeOf(err),
+      latencyMs: this.o.now() - started,
+    });
+    failures.push(this.failureDelta(plan.queryType, model.id));
   }
 
   private failureDelta(queryType: QueryType, model: string): CellDeltaInput {
