@@ -284,10 +284,7 @@ export class UpstreamClient {
   ): Promise<UpstreamResponse> {
     if (scope.signal.aborted) throw this.abortError(scope, model);
     // Own timer rather than undici's headersTimeout, whose coarse clock can overshoot short timeouts by a second.
-    const firstByteTimer =
-      scope.firstByteTimeoutMs < scope.deadlineAt - Date.now()
-        ? setTimeout(scope.expireFirstByte, scope.firstByteTimeoutMs)
-        : undefined;
+    const firstByteTimer = startFirstByteTimer(scope);
     try {
       return await this.dispatcher.request({
         origin: this.origin,
@@ -312,10 +309,7 @@ export class UpstreamClient {
    */
   private exchange(path: string, body: string, scope: CallScope, model: string): Promise<BufferedResponse> {
     if (scope.signal.aborted) return Promise.reject(this.abortError(scope, model));
-    const firstByteTimer =
-      scope.firstByteTimeoutMs < scope.deadlineAt - Date.now()
-        ? setTimeout(scope.expireFirstByte, scope.firstByteTimeoutMs)
-        : undefined;
+    const firstByteTimer = startFirstByteTimer(scope);
     return new Promise<BufferedResponse>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let statusCode = 0;
@@ -506,6 +500,13 @@ export class UpstreamClient {
       upstreamType: transportCode,
     });
   }
+}
+
+/** The per-attempt deadline for response headers, unless the call's own deadline comes first. */
+function startFirstByteTimer(scope: CallScope): NodeJS.Timeout | undefined {
+  return scope.firstByteTimeoutMs < scope.deadlineAt - Date.now()
+    ? setTimeout(scope.expireFirstByte, scope.firstByteTimeoutMs)
+    : undefined;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
