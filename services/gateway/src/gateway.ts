@@ -227,7 +227,10 @@ class RequestHandler {
   }
 
   private unary(client: Client, binding: Binding, request: Uint8Array, metadata: Metadata, res: ServerResponse): void {
-    let done = false;
+    // grpc-js and Node's HTTP/2 stream keep the callback reachable until the next full collection (a native
+    // stream handle survives young-generation collections); holding the response through a slot that is
+    // cleared on completion keeps the response and its request from being promoted with it.
+    const slot: { res: ServerResponse | undefined } = { res };
     const call = client.makeUnaryRequest(
       binding.grpcPath,
       serializeBytes,
@@ -236,21 +239,23 @@ class RequestHandler {
       metadata,
       {},
       (err, value) => {
-        done = true;
-        if (err) return this.fail(res, err);
+        const out = slot.res;
+        slot.res = undefined;
+        if (out === undefined) return;
+        if (err) return this.fail(out, err);
         let json: string;
         try {
           json = decodeResponse(binding, value!);
         } catch (e) {
-          return this.fail(res, e);
+          return this.fail(out, e);
         }
-        res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(json) });
-        res.end(json);
+        out.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(json) });
+        out.end(json);
       },
     );
     // A client that goes away cancels the backend call (and through it the provider call).
     res.once('close', () => {
-      if (!done) call.cancel();
+      if (slot.res !== undefined) call.cancel();
     });
   }
 
