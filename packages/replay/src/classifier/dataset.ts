@@ -52,8 +52,8 @@ export function loadEvalFile(path: string): LabelledExample[] {
 }
 
 /** Our own written prompts (committed with their text). */
-export function loadOwnPrompts(): LabelledExample[] {
-  return loadEvalFile(join(CLASSIFIER_DATA_DIR, 'prompts.jsonl')).map((e) => ({ ...e, source: 'own' as const }));
+export function loadOwnPrompts(path = join(CLASSIFIER_DATA_DIR, 'prompts.jsonl')): LabelledExample[] {
+  return loadEvalFile(path).map((e) => ({ ...e, source: 'own' as const }));
 }
 
 /** mt-bench first turns, labelled by question id; the text is read from the shared data set. */
@@ -96,6 +96,7 @@ export function loadArena(sharedDir = DEFAULT_SHARED_DATA_DIR): LabelledExample[
   return out;
 }
 
-export function loadAllLabelled(sharedDir = DEFAULT_SHARED_DATA_DIR): LabelledExample[] {
-  return [...loadOwnPrompts(), ...loadMtBench(sharedDir), ...loadArena(sharedDir)];
+/** Everything labelled; `ownPath` replaces the committed prompts file (to measure a candidate batch). */
+export function loadAllLabelled(sharedDir = DEFAULT_SHARED_DATA_DIR, ownPath?: string): LabelledExample[] {
+  return [...loadOwnPrompts(ownPath), ...loadMtBench(sharedDir), ...loadArena(sharedDir)];
 }
