@@ -1,4 +1,4 @@
-export { openStore } from './store.js';
+export { openStore, storeLocation } from './store.js';
 export type {
   DeletionResult,
   EntryPage,

@@ -208,6 +208,18 @@ export interface Store {
 const silentLogger: StoreLogger = { info() {}, warn() {}, error() {} };
 
 /** Opens PostgreSQL (databaseUrl) or PGlite, runs the migrations and starts the change listener. */
+/**
+ * Where a service's store lives, from its configuration: PostgreSQL when a URL is given, otherwise PGlite in
+ * the data folder, otherwise PGlite in memory.
+ */
+export function storeLocation(where: {
+  databaseUrl?: string | undefined;
+  dataDir?: string | undefined;
+}): Pick<OpenStoreOptions, 'databaseUrl' | 'pgliteDir'> {
+  if (where.databaseUrl) return { databaseUrl: where.databaseUrl };
+  return where.dataDir ? { pgliteDir: where.dataDir } : {};
+}
+
 export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
   const logger = options.logger ?? silentLogger;
   const batch = { ...DEFAULT_BATCHER_OPTIONS };

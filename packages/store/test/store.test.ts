@@ -3,6 +3,7 @@ import {
   StoreError,
   hashApiKey,
   newRequestId,
+  storeLocation,
   type GlobalCell,
   type Rating,
   type RequestEntry,
@@ -963,3 +964,12 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('storeLocation', () => {
+  it('prefers PostgreSQL, then the PGlite data folder, then PGlite in memory', () => {
+    const url = 'postgres://u@127.0.0.1:5432/db';
+    expect(storeLocation({ databaseUrl: url, dataDir: '/var/lib/routeplex' })).to.deep.equal({ databaseUrl: url });
+    expect(storeLocation({ dataDir: '/var/lib/routeplex' })).to.deep.equal({ pgliteDir: '/var/lib/routeplex' });
+    expect(storeLocation({ databaseUrl: '', dataDir: undefined })).to.deep.equal({});
+  });
+});

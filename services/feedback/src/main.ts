@@ -11,7 +11,7 @@ import {
   vars,
 } from '@routeplex/platform';
 import { defaultScoringConfig } from '@routeplex/scoring';
-import { openStore } from '@routeplex/store';
+import { openStore, storeLocation } from '@routeplex/store';
 import { startFeedbackService } from './index.js';
 
 const env = {
@@ -27,11 +27,7 @@ async function main(): Promise<void> {
   const config = loadConfig(env, process.env);
   const logger = createLogger({ name: 'feedback', level: config.ROUTEPLEX_LOG_LEVEL });
   const store = await openStore({
-    ...(config.DATABASE_URL
-      ? { databaseUrl: config.DATABASE_URL }
-      : config.ROUTEPLEX_DATA_DIR
-        ? { pgliteDir: config.ROUTEPLEX_DATA_DIR }
-        : {}),
+    ...storeLocation({ databaseUrl: config.DATABASE_URL, dataDir: config.ROUTEPLEX_DATA_DIR }),
     // Ratings are written by their own (batched) transactions; this service never enqueues entries nor listens.
     listen: false,
     logger,

@@ -14,7 +14,7 @@ import {
 } from '@routeplex/platform';
 import { loadCatalog } from '@routeplex/providers';
 import { defaultScoringConfig } from '@routeplex/scoring';
-import { openStore } from '@routeplex/store';
+import { openStore, storeLocation } from '@routeplex/store';
 import { startInsightsService } from './index.js';
 
 const env = {
@@ -33,11 +33,7 @@ async function main(): Promise<void> {
     env: {},
   });
   const store = await openStore({
-    ...(config.DATABASE_URL
-      ? { databaseUrl: config.DATABASE_URL }
-      : config.ROUTEPLEX_DATA_DIR
-        ? { pgliteDir: config.ROUTEPLEX_DATA_DIR }
-        : {}),
+    ...storeLocation({ databaseUrl: config.DATABASE_URL, dataDir: config.ROUTEPLEX_DATA_DIR }),
     listen: false,
     logger,
     onFatal: exitOnFatal(logger, 'the embedded database stopped'),

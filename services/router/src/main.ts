@@ -13,7 +13,7 @@ import {
 } from '@routeplex/platform';
 import { loadCatalog } from '@routeplex/providers';
 import { classify, defaultScoringConfig } from '@routeplex/scoring';
-import { openStore } from '@routeplex/store';
+import { openStore, storeLocation } from '@routeplex/store';
 import { startRouterService } from './index.js';
 
 const config = loadConfig(
@@ -48,11 +48,7 @@ const catalog = loadCatalog({
   classify: (messages) => classify(messages).queryType,
 });
 const store = await openStore({
-  ...(config.DATABASE_URL
-    ? { databaseUrl: config.DATABASE_URL }
-    : config.ROUTEPLEX_DATA_DIR
-      ? { pgliteDir: config.ROUTEPLEX_DATA_DIR }
-      : {}),
+  ...storeLocation({ databaseUrl: config.DATABASE_URL, dataDir: config.ROUTEPLEX_DATA_DIR }),
   batch: {
     maxEntries: config.ROUTEPLEX_BATCH_MAX_ENTRIES,
     maxDelayMs: config.ROUTEPLEX_BATCH_MAX_DELAY_MS ?? (config.DATABASE_URL ? 20 : 200),
