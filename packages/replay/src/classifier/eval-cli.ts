@@ -10,7 +10,7 @@
  *   --seeds 7,1,2,3,4  summary only: for each seed, the k-fold held-out and the own-only accuracy on
  *                    mt-bench and arena, then their means (the seed alone moves arena by about 1 point)
  *   --prompts F.jsonl  use this file instead of the committed prompts.jsonl as our written prompts
- *   --train JSON     override training options, e.g. --train '{"ensemble":5}'
+ *   --train JSON     override training options, e.g. --train '{"l2":0.0003}'
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';

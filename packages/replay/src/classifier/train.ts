@@ -11,19 +11,6 @@ export interface TrainOptions {
   /** Class weights (N / (K n_c))^balance: 0 = none, 1 = fully balanced. */
   balance: number;
   seed: number;
-  /**
-   * Train this many models, each with its own training-order seed derived from `seed`, and average
-   * their weights and biases. For a linear model that equals averaging their logits, so the
-   * committed model keeps its size and inference cost.
-   */
-  ensemble: number;
-  /** With ensemble > 1: train each member on a bootstrap sample of the examples (bagging). */
-  bag: boolean;
-  /**
-   * Add this many noisy copies of every single-turn example: typos (dropped or swapped letters),
-   * no commas, apostrophes or final punctuation, or a neutral persona line in front.
-   */
-  augment: number;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
@@ -33,36 +20,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   minDocFreq: 2,
   balance: 0.5,
   seed: 7,
-  // Measured and not adopted (docs/bench/scoring.md): none raised the five-seed held-out means.
-  ensemble: 1,
-  bag: false,
-  augment: 0,
 };
-
-const PERSONAS = [
-  'You are a helpful assistant.',
-  'Act as an expert in the field and answer carefully.',
-  'hi',
-  'Hello! I have a question.',
-  'You are ChatGPT, a large language model. Answer as concisely as possible.',
-  'Please answer in detail.',
-  'I need help with something.',
-  'Imagine you are a professional with 20 years of experience.',
-];
-
-/** A noisy copy of a prompt (deterministic given the random source). */
-function noisyCopy(text: string, rand: () => number): string {
-  const mode = Math.floor(rand() * 3);
-  if (mode === 0)
-    return text.replace(/[A-Za-z]{4,}/g, (w) => {
-      const r = rand();
-      if (r > 0.08) return w;
-      const i = 1 + Math.floor(rand() * (w.length - 2));
-      return r < 0.04 ? w.slice(0, i) + w.slice(i + 1) : w.slice(0, i - 1) + w[i] + w[i - 1] + w.slice(i + 1);
-    });
-  if (mode === 1) return text.replace(/[,'’]/g, '').replace(/[.?!]+\s*$/, '');
-  return PERSONAS[Math.floor(rand() * PERSONAS.length)]! + (rand() < 0.5 ? ' ' : '\n\n') + text;
-}
 
 interface SparseExample {
   idx: Int32Array;
@@ -97,41 +55,6 @@ export function trainClassifier(
   options: Partial<TrainOptions> = {},
 ): DenseClassifier {
   const opt = { ...DEFAULT_TRAIN_OPTIONS, ...options };
-  const members = Math.max(1, Math.floor(opt.ensemble));
-  // A single model never bags (a bootstrap sample only pays off averaged over several members).
-  if (members === 1) return trainOne(examples, { ...opt, bag: false });
-  let sum: DenseClassifier | undefined;
-  for (let m = 0; m < members; m++) {
-    // Member 0 keeps the given seed; the others get well-separated seeds derived from it.
-    const seed = m === 0 ? opt.seed : (opt.seed + Math.imul(m, 0x9e3779b9)) >>> 0;
-    const one = trainOne(examples, { ...opt, seed });
-    if (!sum) sum = one;
-    else {
-      for (let i = 0; i < sum.weights.length; i++) sum.weights[i]! += one.weights[i]!;
-      for (let c = 0; c < sum.bias.length; c++) sum.bias[c]! += one.bias[c]!;
-    }
-  }
-  for (let i = 0; i < sum!.weights.length; i++) sum!.weights[i]! /= members;
-  for (let c = 0; c < sum!.bias.length; c++) sum!.bias[c]! /= members;
-  return sum!;
-}
-
-function trainOne(examples: readonly LabelledExample[], opt: TrainOptions): DenseClassifier {
-  if (opt.augment > 0) {
-    let st = (opt.seed ^ 0x5bd1e995) >>> 0 || 1;
-    const r = () => {
-      st ^= st << 13;
-      st ^= st >>> 17;
-      st ^= st << 5;
-      return (st >>> 0) / 4294967296;
-    };
-    const extra: LabelledExample[] = [];
-    for (const e of examples)
-      if (e.messages.length === 1 && e.messages[0]!.role === 'user')
-        for (let k = 0; k < opt.augment; k++)
-          extra.push({ ...e, messages: [{ role: 'user', content: noisyCopy(e.messages[0]!.content ?? '', r) }] });
-    examples = [...examples, ...extra];
-  }
   const K = QUERY_TYPES.length;
   const buf = new FeatureBuffer();
   const classIndex = new Map<QueryType, number>(QUERY_TYPES.map((t, i) => [t, i]));
@@ -164,8 +87,7 @@ function trainOne(examples: readonly LabelledExample[], opt: TrainOptions): Dens
     state ^= state << 5;
     return (state >>> 0) / 4294967296;
   };
-  let order = data.map((_, i) => i);
-  if (opt.bag) order = order.map(() => Math.floor(rand() * data.length));
+  const order = data.map((_, i) => i);
   for (let epoch = 0; epoch < opt.epochs; epoch++) {
     for (let i = order.length - 1; i > 0; i--) {
       const j = Math.floor(rand() * (i + 1));
