@@ -41,8 +41,8 @@ function pgliteBackend(): TestBackend {
   };
 }
 
-function postgresBackend(baseUrl: string, label: string): TestBackend {
-  let store: Store | undefined;
+/** A scratch PostgreSQL database on the server of `baseUrl`, for a suite that needs one of its own. */
+export async function scratchDatabase(baseUrl: string, label: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `rpx_${label}_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = async (sql: string) => {
     const client = new pg.Client({ connectionString: baseUrl });
@@ -53,18 +53,25 @@ function postgresBackend(baseUrl: string, label: string): TestBackend {
       await client.end();
     }
   };
+  await admin(`create database ${name}`);
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`drop database if exists ${name} with (force)`) };
+}
+
+function postgresBackend(baseUrl: string, label: string): TestBackend {
+  let store: Store | undefined;
+  let database: Awaited<ReturnType<typeof scratchDatabase>> | undefined;
   return {
     name: 'postgres',
     async open() {
-      await admin(`create database ${name}`);
-      const url = new URL(baseUrl);
-      url.pathname = `/${name}`;
-      store = await openStore({ databaseUrl: url.toString(), batch: { maxDelayMs: 5 } });
+      database = await scratchDatabase(baseUrl, label);
+      store = await openStore({ databaseUrl: database.url, batch: { maxDelayMs: 5 } });
       return store;
     },
     async close() {
       await store?.close();
-      await admin(`drop database if exists ${name} with (force)`);
+      await database?.drop();
     },
   };
 }
