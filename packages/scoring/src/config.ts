@@ -33,7 +33,10 @@ export interface ScoringConfig {
     /** Floor on the quality variance, so that a run of identical scores cannot freeze exploration. */
     minVariance: number;
   };
-  /** Per preference penalty weights. Costs and latencies are normalised to [0, 1] on a log scale across the eligible candidates. */
+  /**
+   * Per preference penalty weights. Cost is normalised to [0, 1] as a share of the dearest eligible
+   * candidate's estimated cost, latency on a log scale across the eligible candidates.
+   */
   lambdas: Record<Preference, PreferenceLambdas>;
   /** Pseudo-requests given to the catalog's price/latency estimate when blending with observed averages. */
   catalogCostStrength: number;
@@ -56,6 +59,9 @@ export interface ScoringConfig {
  *   tries every model the evidence cannot rule out, and spends far fewer requests on near-ties.
  * - rating weight 3: a rating is an explicit judgement, the heuristic is a noisy proxy.
  * - anonymity K = 3.
+ * - cost weights: the quality an answer may lose for costing as much as the dearest candidate instead
+ *   of nothing: 0.02 (quality), 0.2 (balanced), 0.6 (cost), 0.05 (speed). Balanced at 0.2 moves a
+ *   query type to a model at a tenth of the price when it is at most ~0.18 worse there.
  */
 export const defaultScoringConfig: ScoringConfig = Object.freeze({
   epochMs: 1735689600000, // 2025-01-01T00:00:00Z
@@ -69,8 +75,8 @@ export const defaultScoringConfig: ScoringConfig = Object.freeze({
   exploration: Object.freeze({ scale: 0.35, priorVariance: 0.0625, minVariance: 0.01 }),
   lambdas: Object.freeze({
     quality: Object.freeze({ cost: 0.02, latency: 0.01, failure: 0.5 }),
-    balanced: Object.freeze({ cost: 0.15, latency: 0.05, failure: 0.5 }),
-    cost: Object.freeze({ cost: 0.4, latency: 0.02, failure: 0.5 }),
+    balanced: Object.freeze({ cost: 0.2, latency: 0.05, failure: 0.5 }),
+    cost: Object.freeze({ cost: 0.6, latency: 0.02, failure: 0.5 }),
     speed: Object.freeze({ cost: 0.05, latency: 0.4, failure: 0.5 }),
   }),
   catalogCostStrength: 3,

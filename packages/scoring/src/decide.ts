@@ -138,7 +138,6 @@ interface Work {
   lvGap: number;
   cost: number;
   latency: number;
-  logCost: number;
   logLatency: number;
   failureRate: number;
   z: number;
@@ -231,7 +230,6 @@ export function decide(input: DecideInput): Decision {
       lvGap,
       cost,
       latency,
-      logCost: safeLog(cost),
       logLatency: safeLog(latency),
       failureRate,
       z: 0,
@@ -271,19 +269,16 @@ export function decide(input: DecideInput): Decision {
   for (const w of work) w.z = normal(input.rng);
 
   const lambdas = cfg.lambdas[input.preference];
-  let loCost = Infinity;
-  let hiCost = -Infinity;
+  let maxCost = 0;
   let loLat = Infinity;
   let hiLat = -Infinity;
   for (let i = 0; i < work.length; i++) {
-    const lc = work[i]!.logCost;
+    const c = work[i]!.cost;
     const ll = work[i]!.logLatency;
-    if (lc < loCost) loCost = lc;
-    if (lc > hiCost) hiCost = lc;
+    if (c > maxCost) maxCost = c;
     if (ll < loLat) loLat = ll;
     if (ll > hiLat) hiLat = ll;
   }
-  const spanCost = Math.max(hiCost - loCost, MIN_COST_SPAN);
   const spanLat = Math.max(hiLat - loLat, MIN_LATENCY_SPAN);
   const scale = cfg.exploration.scale;
   const scored: ScoredCandidate[] = [];
@@ -293,7 +288,7 @@ export function decide(input: DecideInput): Decision {
   let bestGlobalU = -Infinity;
   for (let i = 0; i < work.length; i++) {
     const w = work[i]!;
-    const normCost = (w.logCost - loCost) / spanCost;
+    const normCost = maxCost > 0 ? w.cost / maxCost : 0;
     const normLat = (w.logLatency - loLat) / spanLat;
     const penalty = lambdas.cost * normCost + lambdas.latency * normLat + lambdas.failure * w.failureRate;
     const sd = Math.sqrt(w.est.variance);
@@ -426,11 +421,12 @@ function blendObserved(
 }
 
 /**
- * Costs and latencies are normalised to [0, 1] on a log scale from the cheapest (fastest) candidate,
- * over at least two orders of magnitude of cost and one of latency, so that negligible differences
- * between similar models are not blown up to the full penalty.
+ * Cost is normalised linearly, as a share of the dearest eligible candidate's estimate: a dollar
+ * saved is worth the same on any model, so the penalty trades quality against money at one rate (on a
+ * log scale the gap between two budget models costing $0.0001 and $0.001 weighed as much as the gap
+ * between $0.003 and $0.03). Latency is normalised on a log scale from the fastest candidate, over at
+ * least one order of magnitude, because waiting twice as long feels about as bad at any speed.
  */
-const MIN_COST_SPAN = Math.log(100);
 const MIN_LATENCY_SPAN = Math.log(10);
 
 function hasAllCapabilities(required: readonly string[], has: readonly string[] | undefined): boolean {

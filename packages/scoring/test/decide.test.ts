@@ -126,6 +126,23 @@ describe('decide', () => {
     expect(q.ranked[0]).to.equal(q.model);
   });
 
+  it('weighs cost in dollars: between two budget models the better one wins, though ten times the price', () => {
+    // Both budget models cost a few percent of the frontier model, so their tenfold price ratio is a
+    // fraction of a cent; on a log scale it weighed as much as frontier against mid-price.
+    const sameSpeed = catalog.map((c) => ({ ...c, typicalLatencyMs: 1000 }));
+    const global: Record<string, GlobalCellSums> = {
+      big: { ...cellOf(0.9, 200, 1, 0.02), contributors: 10 },
+      mid: { ...cellOf(0.75, 200, 1, 0.0006), contributors: 10 },
+      small: { ...cellOf(0.68, 200, 1, 0.00006), contributors: 10 },
+    };
+    const d = decide(base({ candidates: sameSpeed, global, rng: mulberry32(5), preference: 'balanced' }));
+    expect(d.model).to.equal('mid');
+    const lambda = cfg.lambdas.balanced.cost;
+    const big = d.candidates.find((x) => x.model === 'big')!;
+    for (const c of d.candidates)
+      expect(c.estimatedQuality - c.utility).to.be.closeTo((lambda * c.estimatedCostUsd) / big.estimatedCostUsd, 1e-12);
+  });
+
   it('ignores global cells below the anonymity threshold', () => {
     const global: Record<string, GlobalCellSums> = { small: { ...cellOf(1, 500), contributors: 2 } };
     const d = decide(base({ global, rng: mulberry32(5) }));

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { typeV1 } from '@routeplex/contracts';
 import { grpcError, startFakeUpstream, startTestRouter } from './harness.js';
 
 const CANARY = 'CANARY-7f3a9c-PLUMBUS';
@@ -27,11 +28,11 @@ describe('privacy: prompt and answer text never reach a table or a log line', fu
     // streamed
     const chunks = await r.stream({ model: 'echo-small', messages: messages(2) });
     expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).to.include(CANARY);
-    // automatic routing with a fallback from a failing model
+    // automatic routing with a fallback from a failing model (quality first: the failing model leads)
     const fallback = await r.complete({
       model: 'routeplex-ai',
       messages: messages(3),
-      routing: { allowedModels: ['broken-large', 'echo-small'] },
+      routing: { allowedModels: ['broken-large', 'echo-small'], preference: typeV1.Preference.PREFERENCE_QUALITY },
     });
     expect(fallback.routing!.attempts.length).to.equal(2);
     // every candidate failing
