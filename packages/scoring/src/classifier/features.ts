@@ -1,10 +1,13 @@
 import type { ChatMessage } from '../types.js';
+import { LEXICONS } from './lexicon.js';
 
 /**
  * Hashed features of a conversation, shared by training and inference so they cannot drift apart:
  * word unigrams and bigrams, positional copies of the first and last words (where the ask usually
  * is), a five-character prefix of longer words (a crude stem), character 4-grams (which carry code
- * punctuation, morphology and non-Latin scripts), a length bucket and a non-ASCII bucket. Earlier
+ * punctuation, morphology and non-Latin scripts), domain-list features (lexicon.ts: one shared feature
+ * per list a word or its stem is in, so unseen words of a domain still count), a length bucket and a
+ * non-ASCII bucket. Earlier
  * user turns add their unigrams under a separate hash seed (context, weighted less by the model
  * itself).
  */
@@ -88,6 +91,101 @@ const PREFIX_CHARS = 5;
 const SEED_PREFIX = 0x61c88647;
 const TAIL_WORDS = 12;
 const SEED_TAIL = 0x7feb352d;
+const SEED_LEXICON = 0x2545f491;
+const SEED_LEXICON_HEAD = SEED_LEXICON ^ 0x5bd1e995;
+const SEED_LEXICON_STEM = SEED_LEXICON ^ 0x1b873593;
+const SEED_LEXICON_ASK = 0x4cf5ad43;
+
+function wordHash(word: string, chars: number): number {
+  let h = SEED_WORD;
+  for (let i = 0; i < chars; i++) h = mix(h, word.charCodeAt(i));
+  return h;
+}
+
+/**
+ * Hash of a word (or, for stems, of its first PREFIX_CHARS characters, unfinalised, as wordFeatures
+ * keeps it) -> the features of the domain lists it belongs to. An open-addressing table in typed
+ * arrays: every word of a prompt is looked up, and a Map keyed by uint32 hashes (mostly not small
+ * integers to V8) made classification two to three times slower.
+ */
+class LexiconTable {
+  private readonly keys: Uint32Array;
+  private readonly first: Int32Array;
+  private readonly count: Uint8Array;
+  readonly features: Int32Array;
+  private readonly mask: number;
+
+  constructor(seed: number, stems: boolean) {
+    const entries = new Map<number, number[]>();
+    LEXICONS.forEach((words, list) => {
+      const feature = finalize(mix(seed, list)) & MASK;
+      for (const word of words) {
+        if (stems && word.length <= PREFIX_CHARS) continue;
+        const key = stems ? wordHash(word, PREFIX_CHARS) : finalize(wordHash(word, word.length));
+        const have = entries.get(key);
+        if (have === undefined) entries.set(key, [feature]);
+        else if (!have.includes(feature)) have.push(feature);
+      }
+    });
+    let size = 16;
+    while (size < entries.size * 4) size *= 2;
+    this.mask = size - 1;
+    this.keys = new Uint32Array(size);
+    this.first = new Int32Array(size).fill(-1);
+    this.count = new Uint8Array(size);
+    const flat: number[] = [];
+    for (const [key, features] of entries) {
+      let i = this.slot(key);
+      while (this.first[i] !== -1) i = (i + 1) & this.mask;
+      this.keys[i] = key;
+      this.first[i] = flat.length;
+      this.count[i] = features.length;
+      flat.push(...features);
+    }
+    this.features = Int32Array.from(flat);
+  }
+
+  private slot(key: number): number {
+    return (Math.imul(key, 0x9e3779b1) >>> 7) & this.mask;
+  }
+
+  /** Push the features of `key`, if it is in a list; returns how many. */
+  push(key: number, out: FeatureBuffer): number {
+    let i = this.slot(key);
+    for (;;) {
+      const start = this.first[i]!;
+      if (start === -1) return 0;
+      if (this.keys[i] === key) {
+        const n = this.count[i]!;
+        for (let j = 0; j < n; j++) out.push(this.features[start + j]!);
+        return n;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /** The features of `key` as a start index into `features` and a count (count 0: not in any list). */
+  find(key: number): number {
+    let i = this.slot(key);
+    for (;;) {
+      if (this.first[i] === -1) return -1;
+      if (this.keys[i] === key) return i;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  startOf(slot: number): number {
+    return this.first[slot]!;
+  }
+
+  countOf(slot: number): number {
+    return this.count[slot]!;
+  }
+}
+const LEXICON_ANYWHERE = new LexiconTable(SEED_LEXICON, false);
+const LEXICON_HEAD = new LexiconTable(SEED_LEXICON_HEAD, false);
+const LEXICON_STEM = new LexiconTable(SEED_LEXICON_STEM, true);
+
 /** Scratch ring of the last words' hashes (single-threaded, refilled on every call). */
 const TAIL_RING = new Uint32Array(TAIL_WORDS);
 
@@ -99,6 +197,7 @@ function wordFeatures(text: string, seed: number, out: FeatureBuffer, withBigram
   const tail = TAIL_RING;
   let len = 0;
   let prefix = 0;
+  let firstWord = 0;
   for (let i = 0; i <= text.length; i++) {
     const c = i < text.length ? text.charCodeAt(i) : 32;
     if (isWordChar(c)) {
@@ -112,9 +211,28 @@ function wordFeatures(text: string, seed: number, out: FeatureBuffer, withBigram
       out.push(w & MASK);
       if (withBigrams && len > PREFIX_CHARS) out.push(finalize(mix(SEED_PREFIX, prefix)) & MASK);
       if (withBigrams && words < HEAD_WORDS) out.push(finalize(mix(SEED_HEAD, w)) & MASK);
+      if (withBigrams) {
+        // Domain lists: anywhere; among the first words (the ask), also crossed with the first word
+        // ("write" + a poem word is creative, "write" + an email word is writing); and by stem.
+        LEXICON_ANYWHERE.push(w, out);
+        if (words < HEAD_WORDS) {
+          const slot = LEXICON_HEAD.find(w);
+          if (slot !== -1) {
+            const start = LEXICON_HEAD.startOf(slot);
+            const end = start + LEXICON_HEAD.countOf(slot);
+            for (let j = start; j < end; j++) {
+              const f = LEXICON_HEAD.features[j]!;
+              out.push(f);
+              if (words > 0) out.push(finalize(mix(mix(SEED_LEXICON_ASK, firstWord), f)) & MASK);
+            }
+          }
+        }
+        if (len > PREFIX_CHARS) LEXICON_STEM.push(prefix, out);
+      }
       if (withBigrams) tail[words % TAIL_WORDS] = w;
       if (withBigrams && prev !== 0) out.push(finalize(mix(mix(SEED_BIGRAM, prev), w)) & MASK);
       prev = w;
+      if (words === 0) firstWord = w;
       inWord = false;
       words++;
     }

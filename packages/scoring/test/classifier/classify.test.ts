@@ -23,6 +23,20 @@ describe('query-type classifier', () => {
     });
   }
 
+  // Every domain word below is absent from all labelled prompts: only the domain lists can place them.
+  const unseen: [string, string][] = [
+    ['an ode, an elegy or a quatrain?', 'creative'],
+    ['from Cantonese to Ukrainian', 'translation'],
+    ['stacktrace: segfault in the mutex', 'code_debug'],
+    ['heartbroken and overwhelmed, need to vent', 'conversation'],
+    ['feasibility, drawbacks and stakeholders of the okr rollout', 'analysis'],
+  ];
+  for (const [prompt, expected] of unseen) {
+    it(`places "${prompt}", made of words no labelled prompt has, in ${expected}`, () => {
+      expect(classify(user(prompt)).queryType).to.equal(expected);
+    });
+  }
+
   it('reads mostly the last user turn', () => {
     const messages = [
       { role: 'user', content: 'Write a Python function that parses dates.' },

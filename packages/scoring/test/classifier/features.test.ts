@@ -29,6 +29,19 @@ describe('classifier features', () => {
     for (let i = 0; i < a.length; i++) expect(a.indices[i]).to.be.within(0, FEATURE_DIM - 1);
   });
 
+  it('gives the words of one domain list a shared feature, and stems of longer words too', () => {
+    const features = (text: string) => {
+      const buf = extractFeatures([{ role: 'user', content: text }]);
+      return new Set(buf.indices.subarray(0, buf.length));
+    };
+    const shared = (a: string, b: string) => [...features(a)].filter((f) => features(b).has(f)).length;
+    // Same length and shape, so the length and script features are shared by all three.
+    const control = shared('xq elegy', 'xq kernel');
+    expect(shared('xq elegy', 'xq sonnet')).to.be.greaterThan(control);
+    // "summarizations" is in no list, but its stem is that of "summarize", which is in the list of "synopsis".
+    expect(shared('xq summarizations', 'xq synopsis')).to.be.greaterThan(shared('xq summarizations', 'xq sandpaper'));
+  });
+
   it('grows its buffer as needed and reuses it across calls', () => {
     const buf = new FeatureBuffer(2);
     extractFeatures([{ role: 'user', content: 'x'.repeat(500) }], buf);
