@@ -239,23 +239,23 @@ export function decide(input: DecideInput): Decision {
   // Catalog priors are guesses on their own scale; the level of the quality signals is learned from
   // the candidates that have a record (see priorOffset). Global-only view: global records only.
   for (const w of work) {
-    let offNum = 0;
-    let offDen = 0;
-    let offNumG = 0;
-    let offDenG = 0;
+    let shift = NO_LEVEL;
+    let shiftG = NO_LEVEL;
     for (let j = 0; j < work.length; j++) {
       const o = work[j]!;
       if (o.lvN === 0) continue;
       const d = o.prior - w.prior;
       const kern = 1 - (d < 0 ? -d : d) / PRIOR_LEVEL_BANDWIDTH;
       if (kern <= 0) continue;
-      offNum += kern * o.lvN * o.lvGap;
-      offDen += kern * o.lvN;
-      offNumG += kern * o.lvNG * o.lvGap;
-      offDenG += kern * o.lvNG;
+      const level = priorOffset(kern * o.lvN, o.lvGap, cfg);
+      if (level > shift) shift = level;
+      if (o.lvNG > 0) {
+        const levelG = priorOffset(kern * o.lvNG, o.lvGap, cfg);
+        if (levelG > shiftG) shiftG = levelG;
+      }
     }
-    const shift = priorOffset(offNum, offDen, cfg);
-    const shiftG = priorOffset(offNumG, offDenG, cfg);
+    if (shift === NO_LEVEL) shift = 0;
+    if (shiftG === NO_LEVEL) shiftG = 0;
     const prior = clamp01(w.prior + shift);
     w.est = blendEvidence(prior, w.p, w.g, cfg, w.pool);
     if (w.personalPool || shift !== shiftG) {
@@ -441,15 +441,21 @@ function missingCapabilities(required: readonly string[], has: readonly string[]
 }
 
 /**
- * The learned level of the catalog priors: the evidence-weighted mean gap between the candidates'
- * observed quality and their catalog prior, shrunk toward 0 by the catalog prior's strength
- * (globalPriorStrength pseudo-observations). A catalog ranks models (tiers) but cannot know the
- * scale of the quality signals (heuristic, ratings) of a deployment; without this, once one model
- * is found to score well above its tier guess, a model with no record is never sampled again.
+ * The learned level of the catalog priors. A catalog ranks models (tiers) but cannot know the scale
+ * of the quality signals (heuristic, ratings) of a deployment; without a learned level, once one
+ * model is found to score well above its tier guess, a model with no record is never sampled again.
+ * Each candidate with a record offers its gap (observed quality minus catalog prior), shrunk toward
+ * 0 by the catalog prior's strength (globalPriorStrength pseudo-observations) and weighted by how
+ * close its prior is; a candidate's level is the best of these among its neighbours. The best, not
+ * the mean: an untried model of a tier may be as good as the tier's best tried model, and with the
+ * mean the first poor model of a tier (claude-1 tried before any GPT-4) pulled its untried siblings
+ * below a mid-tier model for the rest of a replay.
  */
-function priorOffset(num: number, den: number, cfg: ScoringConfig): number {
-  return den > 0 ? num / (den + cfg.globalPriorStrength) : 0;
+function priorOffset(weight: number, gap: number, cfg: ScoringConfig): number {
+  return (weight * gap) / (weight + cfg.globalPriorStrength);
 }
+
+const NO_LEVEL = -Infinity;
 
 /** Candidates whose catalog priors differ by less than this inform each other's prior level (triangular kernel). */
 const PRIOR_LEVEL_BANDWIDTH = 0.1;

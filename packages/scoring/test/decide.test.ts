@@ -143,6 +143,28 @@ describe('decide', () => {
       expect(c.estimatedQuality - c.utility).to.be.closeTo((lambda * c.estimatedCostUsd) / big.estimatedCostUsd, 1e-12);
   });
 
+  it("lifts an untried model to the level of its tier's best tried model, whatever poor siblings show", () => {
+    const tier = (id: string, priorQuality: number): CandidateModel => ({
+      id,
+      provider: 'p',
+      inputPerMTok: 1,
+      outputPerMTok: 1,
+      contextWindow: 100_000,
+      priorQuality,
+      typicalLatencyMs: 1000,
+    });
+    const candidates = [tier('frontier-poor', 0.65), tier('frontier-good', 0.65), tier('frontier-untried', 0.65)];
+    const good = { ...cellOf(0.85, 3), contributors: 5 };
+    const poor = { ...cellOf(0.45, 40), contributors: 5 };
+    const untried = (global: Record<string, GlobalCellSums>) =>
+      decide(base({ candidates, global })).candidates.find((c) => c.model === 'frontier-untried')!.estimatedQuality;
+    // A poor sibling with far more evidence does not pull the untried model down (a mean would: to ~0.50).
+    expect(untried({ 'frontier-poor': poor, 'frontier-good': good })).to.equal(untried({ 'frontier-good': good }));
+    expect(untried({ 'frontier-good': good })).to.be.greaterThan(0.65);
+    // With only poor evidence in the tier, the level does fall.
+    expect(untried({ 'frontier-poor': poor })).to.be.lessThan(0.65);
+  });
+
   it('ignores global cells below the anonymity threshold', () => {
     const global: Record<string, GlobalCellSums> = { small: { ...cellOf(1, 500), contributors: 2 } };
     const d = decide(base({ global, rng: mulberry32(5) }));
