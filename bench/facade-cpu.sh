@@ -1,27 +1,12 @@
 #!/usr/bin/env bash
-# Where the CPU goes behind the facade: starts the embedded default as bench/facade-compare.sh does (README
-# start command, fresh PGlite folder, models on a fake upstream of its own), loads it with `routeplex-ai`
+# Where the CPU goes behind the facade: starts the embedded default as bench/facade-compare.sh does
+# (bench/embedded.sh), loads it with `routeplex-ai`
 # requests at 32 connections, and prints each thread's CPU time per request over the measured window
 # (services process, its database and collector threads, the facade process, the fake upstream), the
 # machine's busy and idle shares over the same window, and the recorded count against the model calls.
 # usage: bash bench/facade-cpu.sh        (env: DURATION seconds, default 10; CONNS, default 32)
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-shared=${SHARED_DIR:-$root/../shared}
-up=${RPX_UPSTREAM_PORT:-9101}
-port=${RPX_GATEWAY_PORT:-8088}
-data=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$data"; }
-trap cleanup EXIT
-
-PORT=$up node "$shared/bench/fake-openai.mjs" >"$data/upstream.log" 2>&1 & up_pid=$!; pids+=($up_pid)
-ROUTEPLEX_DATA_DIR="$data" ROUTEPLEX_CATALOG="$root/services/router/bench/bench-catalog.json" \
-  BENCH_UPSTREAM_URL="http://127.0.0.1:$up/v1" GATEWAY_PORT=$port ROUTER_GRPC_PORT=50161 FEEDBACK_GRPC_PORT=50162 \
-  INSIGHTS_GRPC_PORT=50163 ROUTEPLEX_LOG_LEVEL=warn ROUTEPLEX_SIM_LATENCY_SCALE=0 \
-  bash "$root/scripts/start" >"$data/routeplex.log" 2>&1 & rpx_pid=$!; pids+=($rpx_pid)
-for _ in $(seq 150); do [ -f "$data/dev-api-key" ] && (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.2; done
-key=$(cat "$data/dev-api-key")
+source "$(dirname "$0")/embedded.sh"
 services=$(pgrep -f "apps/cli/src/main.ts start" | head -1)
 facade=$(pgrep -f "services/gateway/src/main.ts" | head -1)
 
@@ -63,11 +48,4 @@ join <(sort "$data/s0") <(sort "$data/s1") | awk -v n="$n" -v us="$tick_us" '
   END { printf "%-22s %7.1f us\n", "all threads", total;
         b = d["machine/busy"]; i = d["machine/idle"]; printf "machine: %.0f%% busy, %.0f%% idle\n", 100 * b / (b + i), 100 * i / (b + i) }'
 
-kill -TERM $rpx_pid; wait $rpx_pid || true
-kill -TERM $up_pid; wait $up_pid || true
-served=$(grep -o 'served [0-9]*' "$data/upstream.log" | awk '{print $2}')
-recorded=$(cd "$root" && ROUTEPLEX_DATA_DIR="$data" node --import tsx --input-type=module -e "
-  const { openStore } = await import('./packages/store/src/index.ts');
-  const s = await openStore({ pgliteDir: process.env.ROUTEPLEX_DATA_DIR + '/pglite', listen: false });
-  console.log(await s.countEntries()); await s.close();" 2>/dev/null | tail -1)
-echo "== routeplex: $served model calls served by its upstream, $recorded entries recorded"
+stop_and_count
