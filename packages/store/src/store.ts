@@ -207,7 +207,6 @@ export interface Store {
 
 const silentLogger: StoreLogger = { info() {}, warn() {}, error() {} };
 
-/** Opens PostgreSQL (databaseUrl) or PGlite, runs the migrations and starts the change listener. */
 /**
  * Where a service's store lives, from its configuration: PostgreSQL when a URL is given, otherwise PGlite in
  * the data folder, otherwise PGlite in memory.
@@ -220,6 +219,7 @@ export function storeLocation(where: {
   return where.dataDir ? { pgliteDir: where.dataDir } : {};
 }
 
+/** Opens PostgreSQL (databaseUrl) or PGlite, runs the migrations and starts the change listener. */
 export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
   const logger = options.logger ?? silentLogger;
   const batch = { ...DEFAULT_BATCHER_OPTIONS };

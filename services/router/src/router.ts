@@ -18,7 +18,14 @@ import {
   type Complexity,
 } from '@routeplex/scoring';
 import type { LearningCache, CellDeltaInput } from '@routeplex/learning';
-import type { ChatChunk, ChatProvider, ChatResult, CircuitBreakerRegistry, FinishReason } from '@routeplex/providers';
+import type {
+  ChatChunk,
+  ChatProvider,
+  ChatResult,
+  CircuitBreaker,
+  CircuitBreakerRegistry,
+  FinishReason,
+} from '@routeplex/providers';
 import type { EntryWrite, RequestEntry } from '@routeplex/store';
 import { ENHANCEMENT_INSTRUCTIONS, enhancementByHoldout } from './enhancement.js';
 import { AUTO_MODEL, type ChatInput, type ValidMessage } from './validation.js';
@@ -122,7 +129,7 @@ export class Router {
         return { requestId: plan.requestId, createdMs: plan.createdMs, result, routing };
       } catch (err) {
         if (signal.aborted) throw err;
-        this.noteFailure(err, model, plan, started, attempts, failures);
+        this.noteFailure(err, model, breaker, plan, started, attempts, failures);
       }
     }
     throw allFailed(attempts);
@@ -151,7 +158,7 @@ export class Router {
         first = await iterator.next();
       } catch (err) {
         if (signal.aborted) throw err;
-        this.noteFailure(err, model, plan, started, attempts, failures);
+        this.noteFailure(err, model, breaker, plan, started, attempts, failures);
         continue;
       }
       attempts.push({ model: model.id, provider: model.provider, errorCode: '', latencyMs: 0 });
@@ -317,12 +324,13 @@ export class Router {
   private noteFailure(
     err: unknown,
     model: RoutableModel,
+    breaker: CircuitBreaker,
     plan: Plan,
     started: number,
     attempts: AttemptInfo[],
     failures: CellDeltaInput[],
   ): void {
-    this.o.breakers.get(model.provider, model.id).onFailure();
+    breaker.onFailure();
     attempts.push({
       model: model.id,
       provider: model.provider,
