@@ -104,27 +104,26 @@ function wordHash(word: string, chars: number): number {
 
 /**
  * Hash of a word (or, for stems, of its first PREFIX_CHARS characters, unfinalised, as wordFeatures
- * keeps it) -> the features of the domain lists it belongs to. An open-addressing table in typed
- * arrays: every word of a prompt is looked up, and a Map keyed by uint32 hashes (mostly not small
- * integers to V8) made classification two to three times slower.
+ * keeps it) -> the domain lists (indices into LEXICONS) it belongs to. An open-addressing table in
+ * typed arrays: every word of a prompt is looked up, and a Map keyed by uint32 hashes (mostly not
+ * small integers to V8) made classification two to three times slower.
  */
 class LexiconTable {
   private readonly keys: Uint32Array;
   private readonly first: Int32Array;
   private readonly count: Uint8Array;
-  readonly features: Int32Array;
+  private readonly lists: Uint8Array;
   private readonly mask: number;
 
-  constructor(seed: number, stems: boolean) {
+  constructor(stems: boolean) {
     const entries = new Map<number, number[]>();
     LEXICONS.forEach((words, list) => {
-      const feature = finalize(mix(seed, list)) & MASK;
       for (const word of words) {
         if (stems && word.length <= PREFIX_CHARS) continue;
         const key = stems ? wordHash(word, PREFIX_CHARS) : finalize(wordHash(word, word.length));
         const have = entries.get(key);
-        if (have === undefined) entries.set(key, [feature]);
-        else if (!have.includes(feature)) have.push(feature);
+        if (have === undefined) entries.set(key, [list]);
+        else if (!have.includes(list)) have.push(list);
       }
     });
     let size = 16;
@@ -134,37 +133,22 @@ class LexiconTable {
     this.first = new Int32Array(size).fill(-1);
     this.count = new Uint8Array(size);
     const flat: number[] = [];
-    for (const [key, features] of entries) {
+    for (const [key, lists] of entries) {
       let i = this.slot(key);
       while (this.first[i] !== -1) i = (i + 1) & this.mask;
       this.keys[i] = key;
       this.first[i] = flat.length;
-      this.count[i] = features.length;
-      flat.push(...features);
+      this.count[i] = lists.length;
+      flat.push(...lists);
     }
-    this.features = Int32Array.from(flat);
+    this.lists = Uint8Array.from(flat);
   }
 
   private slot(key: number): number {
     return (Math.imul(key, 0x9e3779b1) >>> 7) & this.mask;
   }
 
-  /** Push the features of `key`, if it is in a list; returns how many. */
-  push(key: number, out: FeatureBuffer): number {
-    let i = this.slot(key);
-    for (;;) {
-      const start = this.first[i]!;
-      if (start === -1) return 0;
-      if (this.keys[i] === key) {
-        const n = this.count[i]!;
-        for (let j = 0; j < n; j++) out.push(this.features[start + j]!);
-        return n;
-      }
-      i = (i + 1) & this.mask;
-    }
-  }
-
-  /** The features of `key` as a start index into `features` and a count (count 0: not in any list). */
+  /** Where the lists of `key` start in listAt's numbering, or -1 when the word is in no list. */
   find(key: number): number {
     let i = this.slot(key);
     for (;;) {
@@ -174,17 +158,21 @@ class LexiconTable {
     }
   }
 
-  startOf(slot: number): number {
-    return this.first[slot]!;
-  }
-
-  countOf(slot: number): number {
+  countAt(slot: number): number {
     return this.count[slot]!;
   }
+
+  listAt(slot: number, j: number): number {
+    return this.lists[this.first[slot]! + j]!;
+  }
 }
-const LEXICON_ANYWHERE = new LexiconTable(SEED_LEXICON, false);
-const LEXICON_HEAD = new LexiconTable(SEED_LEXICON_HEAD, false);
-const LEXICON_STEM = new LexiconTable(SEED_LEXICON_STEM, true);
+const LEXICON_WORDS = new LexiconTable(false);
+const LEXICON_STEMS = new LexiconTable(true);
+/** The feature of each list, one set per use: anywhere in the turn, among its first words, by stem. */
+const listFeatures = (seed: number) => Int32Array.from(LEXICONS, (_, list) => finalize(mix(seed, list)) & MASK);
+const LIST_ANYWHERE = listFeatures(SEED_LEXICON);
+const LIST_HEAD = listFeatures(SEED_LEXICON_HEAD);
+const LIST_STEM = listFeatures(SEED_LEXICON_STEM);
 
 /** Scratch ring of the last words' hashes (single-threaded, refilled on every call). */
 const TAIL_RING = new Uint32Array(TAIL_WORDS);
@@ -214,20 +202,22 @@ function wordFeatures(text: string, seed: number, out: FeatureBuffer, withBigram
       if (withBigrams) {
         // Domain lists: anywhere; among the first words (the ask), also crossed with the first word
         // ("write" + a poem word is creative, "write" + an email word is writing); and by stem.
-        LEXICON_ANYWHERE.push(w, out);
-        if (words < HEAD_WORDS) {
-          const slot = LEXICON_HEAD.find(w);
-          if (slot !== -1) {
-            const start = LEXICON_HEAD.startOf(slot);
-            const end = start + LEXICON_HEAD.countOf(slot);
-            for (let j = start; j < end; j++) {
-              const f = LEXICON_HEAD.features[j]!;
-              out.push(f);
-              if (words > 0) out.push(finalize(mix(mix(SEED_LEXICON_ASK, firstWord), f)) & MASK);
+        const slot = LEXICON_WORDS.find(w);
+        if (slot !== -1)
+          for (let j = 0, n = LEXICON_WORDS.countAt(slot); j < n; j++) {
+            const list = LEXICON_WORDS.listAt(slot, j);
+            out.push(LIST_ANYWHERE[list]!);
+            if (words < HEAD_WORDS) {
+              out.push(LIST_HEAD[list]!);
+              if (words > 0) out.push(finalize(mix(mix(SEED_LEXICON_ASK, firstWord), LIST_HEAD[list]!)) & MASK);
             }
           }
+        if (len > PREFIX_CHARS) {
+          const stem = LEXICON_STEMS.find(prefix);
+          if (stem !== -1)
+            for (let j = 0, n = LEXICON_STEMS.countAt(stem); j < n; j++)
+              out.push(LIST_STEM[LEXICON_STEMS.listAt(stem, j)]!);
         }
-        if (len > PREFIX_CHARS) LEXICON_STEM.push(prefix, out);
       }
       if (withBigrams) tail[words % TAIL_WORDS] = w;
       if (withBigrams && prev !== 0) out.push(finalize(mix(mix(SEED_BIGRAM, prev), w)) & MASK);
