@@ -1,5 +1,5 @@
 /**
- * Decision micro-benchmark: decide() over 15 candidates with personal, global and pooled cells
+ * Decision micro-benchmark: decide() over 15 candidates with personal, global and pooled (account and global) cells
  * (classification excluded). Prints p50/p99/mean in microseconds over many timed calls after warm-up.
  * Run: pnpm exec tsx packages/scoring/bench/decide.bench.ts
  */
@@ -41,6 +41,7 @@ function cell(n: number): CellSums {
 const personal = new Map(candidates.map((c) => [c.id, cell(20)]));
 const global = new Map<string, GlobalCellSums>(candidates.map((c) => [c.id, { ...cell(50), contributors: 12 }]));
 const pooledGlobal = new Map<string, GlobalCellSums>(candidates.map((c) => [c.id, { ...cell(80), contributors: 40 }]));
+const pooledPersonal = new Map(candidates.map((c) => [c.id, cell(30)]));
 const input = {
   candidates,
   queryType: 'code_algorithm' as const,
@@ -49,7 +50,7 @@ const input = {
   constraints: { requiredCapabilities: ['tools'], maxCostUsd: 1, unhealthy: new Set<string>() },
   personal,
   global,
-  pooled: { global: pooledGlobal },
+  pooled: { personal: pooledPersonal, global: pooledGlobal },
   config: cfg,
   nowMs: NOW,
   rng,

@@ -67,13 +67,18 @@ export function blendQuality(
   return blendEvidence(prior, evidenceOf(personal), evidenceOf(global), cfg, evidenceOf(pooled));
 }
 
-/** blendQuality on quality evidence: the decision path's form (locals only, no intermediate objects). */
+/**
+ * blendQuality on quality evidence: the decision path's form (locals only, no intermediate objects).
+ * `taste` (see decide's accountTaste) shifts the everyone-level estimate before the account's own
+ * cell of this type is blended in; the global-only figures leave it out.
+ */
 export function blendEvidence(
   prior: number,
   personal: QualityEvidence | undefined,
   global: QualityEvidence | undefined,
   cfg: Pick<ScoringConfig, 'priorStrength' | 'globalPriorStrength' | 'typePoolStrength' | 'exploration'>,
   pooled?: QualityEvidence | undefined,
+  taste = 0,
 ): QualityEstimate {
   const k = cfg.priorStrength;
   const k0 = cfg.globalPriorStrength;
@@ -103,6 +108,7 @@ export function blendEvidence(
   }
   const globalMean = mean;
   const globalVariance = sigma2 / evidence;
+  if (taste !== 0) mean = mean + taste < 0 ? 0 : mean + taste > 1 ? 1 : mean + taste;
   // Level 3: this account, this query type.
   const nA = personal !== undefined && personal.mean === personal.mean ? personal.n : 0;
   if (nA > 0) {

@@ -48,6 +48,7 @@ export interface DecideInput {
   /**
    * Optional: cells of each model summed over all query types, used as the prior of the per-type
    * estimate. The global pool is used when it passes K-anonymity, the account's own pool otherwise.
+   * When both exist, the account's pool against the global pool is its taste (see accountTaste).
    */
   pooled?: { personal?: CellLookup<CellSums> | undefined; global?: CellLookup<GlobalCellSums> | undefined } | undefined;
   config?: ScoringConfig | undefined;
@@ -130,6 +131,8 @@ interface Work {
   pool: QualityEvidence | undefined;
   /** The pool comes from the account's own cells (the global-only view must not see it). */
   personalPool: boolean;
+  /** The account's shrunk gap to everyone on this model over all types (0 without both pools). */
+  taste: number;
   prior: number;
   /** Evidence, and its gap to the prior, of the model's broadest record (all types, else this type). */
   lvN: number;
@@ -212,6 +215,7 @@ export function decide(input: DecideInput): Decision {
     const pool = poolCell ? decisionView(poolCell, decay, false) : undefined;
     const prior = priorQualityOf(c, input.queryType);
     const personalPool = poolCell !== undefined && poolCell === pPool;
+    const taste = !personalPool && pool !== undefined && pPool !== undefined ? tasteGap(pPool, pool, decay, cfg) : 0;
     // The catalog level: a model's record over all query types, else its record in this type.
     const level = pool !== undefined && pool.mean === pool.mean ? pool : g !== undefined && g.mean === g.mean ? g : p;
     const lvN = level !== undefined && level.mean === level.mean && level.n > 0 ? level.n : 0;
@@ -224,6 +228,7 @@ export function decide(input: DecideInput): Decision {
       g,
       pool,
       personalPool,
+      taste,
       prior,
       lvN,
       lvNG,
@@ -236,6 +241,7 @@ export function decide(input: DecideInput): Decision {
     });
   }
   if (work.length === 0) throw new NoEligibleModelError(rejected);
+  centreTastes(work);
   // Catalog priors are guesses on their own scale; the level of the quality signals is learned from
   // the candidates that have a record (see priorOffset). Global-only view: global records only.
   for (const w of work) {
@@ -257,7 +263,7 @@ export function decide(input: DecideInput): Decision {
     if (shift === NO_LEVEL) shift = 0;
     if (shiftG === NO_LEVEL) shiftG = 0;
     const prior = clamp01(w.prior + shift);
-    w.est = blendEvidence(prior, w.p, w.g, cfg, w.pool);
+    w.est = blendEvidence(prior, w.p, w.g, cfg, w.pool, w.taste);
     if (w.personalPool || shift !== shiftG) {
       // The global-only view sees neither the account's own pool nor its effect on the prior level.
       const gOnly = blendEvidence(clamp01(w.prior + shiftG), undefined, w.g, cfg, w.personalPool ? undefined : w.pool);
@@ -456,6 +462,38 @@ function priorOffset(weight: number, gap: number, cfg: ScoringConfig): number {
 }
 
 const NO_LEVEL = -Infinity;
+
+/**
+ * An account's taste for a model: how much better or worse the account's signals (ratings above all)
+ * find the model over all query types than everyone's do, shrunk toward 0 by the personal prior
+ * strength k. A preference for a model's style shows in every type, so the all-types record of a few
+ * dozen requests says more about it than the account's thin per-type cells; the per-type cell is
+ * blended on top (blendEvidence). Returns 0 without quality evidence on either side.
+ */
+function tasteGap(personalPool: CellSums, globalPool: DecisionView, decay: number, cfg: ScoringConfig): number {
+  const scale = Math.max(personalPool.n, 1e-12) * 1e-9;
+  if (!(personalPool.n > scale) || !(globalPool.mean === globalPool.mean)) return 0;
+  const n = personalPool.n * decay;
+  return ((personalPool.q / personalPool.n - globalPool.mean) * n) / (n + cfg.priorStrength);
+}
+
+/**
+ * Tastes are relative: subtract their mean over the candidates that have one, so that what lifts or
+ * lowers every model alike for an account (its mix of query types, harder prompts, a stricter rater)
+ * is not read as a preference for one model.
+ */
+function centreTastes(work: Work[]): void {
+  let sum = 0;
+  let count = 0;
+  for (let i = 0; i < work.length; i++) {
+    if (work[i]!.taste === 0) continue;
+    sum += work[i]!.taste;
+    count++;
+  }
+  if (count === 0) return;
+  const mean = sum / count;
+  for (let i = 0; i < work.length; i++) if (work[i]!.taste !== 0) work[i]!.taste -= mean;
+}
 
 /** Candidates whose catalog priors differ by less than this inform each other's prior level (triangular kernel). */
 const PRIOR_LEVEL_BANDWIDTH = 0.1;

@@ -189,6 +189,39 @@ describe('decide', () => {
     expect(cold.changedByPersonal).to.equal(false);
   });
 
+  it("carries an account's taste for a model, learned over all types, to a type it has no record of", () => {
+    const everyone = (q: number) => ({ ...cellOf(q, 300), contributors: 10 });
+    // Everyone: big 0.8, mid 0.7, over all types and in math; this account has never asked math.
+    const pooledGlobal = { big: everyone(0.8), mid: everyone(0.7) };
+    const global = { big: everyone(0.8), mid: everyone(0.7) };
+    const greedy = makeScoringConfig({ exploration: { scale: 0 } });
+    const inMath = (accountPool: Record<string, CellSums> | undefined) =>
+      decide(
+        base({
+          candidates: [catalog[0]!, catalog[1]!],
+          queryType: 'math',
+          global,
+          pooled: { global: pooledGlobal, personal: accountPool },
+          config: greedy,
+          rng: mulberry32(3),
+        }),
+      );
+    // Its own record elsewhere: mid rated far above everyone's view of it, big below.
+    const likesMid = inMath({ big: cellOf(0.6, 60, 3), mid: cellOf(0.95, 60, 3) });
+    expect(likesMid.model).to.equal('mid');
+    expect(likesMid.globalOnlyModel).to.equal('big');
+    expect(likesMid.changedByPersonal).to.equal(true);
+    expect(inMath(undefined).model).to.equal('big');
+    // Relative, not absolute: an account that scores every model 0.3 lower has no taste for either.
+    const strict = inMath({ big: cellOf(0.5, 60, 3), mid: cellOf(0.4, 60, 3) });
+    const plain = inMath(undefined);
+    for (const id of ['big', 'mid'])
+      expect(strict.candidates.find((c) => c.model === id)!.estimatedQuality).to.be.closeTo(
+        plain.candidates.find((c) => c.model === id)!.estimatedQuality,
+        1e-9,
+      );
+  });
+
   it('explores less as evidence grows (Thompson sampling with a shrinking posterior)', () => {
     const chosenSmall = (n: number) => {
       const global: Record<string, GlobalCellSums> = {
