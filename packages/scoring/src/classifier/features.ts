@@ -3,13 +3,13 @@ import { LEXICONS } from './lexicon.js';
 
 /**
  * Hashed features of a conversation, shared by training and inference so they cannot drift apart:
- * word unigrams and bigrams, positional copies of the first and last words (where the ask usually
- * is), a five-character prefix of longer words (a crude stem), character 4-grams (which carry code
- * punctuation, morphology and non-Latin scripts), domain-list features (lexicon.ts: one shared feature
- * per list a word or its stem is in, so unseen words of a domain still count), a length bucket and a
- * non-ASCII bucket. Earlier
- * user turns add their unigrams under a separate hash seed (context, weighted less by the model
- * itself).
+ * word unigrams and bigrams, positional copies of the first and last words and of the first bigrams
+ * (where the ask usually is), the first word of every later sentence, the words of the sentence with
+ * the last question mark, a five-character prefix of longer words (a crude stem), character 4-grams
+ * (which carry code punctuation, morphology and non-Latin scripts), domain-list features (lexicon.ts:
+ * one shared feature per list a word or its stem is in, so unseen words of a domain still count), a
+ * length bucket and a non-ASCII bucket. Earlier user turns add their unigrams under a separate hash
+ * seed (context, weighted less by the model itself).
  */
 export const FEATURE_BITS = 16;
 export const FEATURE_DIM = 1 << FEATURE_BITS;
@@ -43,6 +43,11 @@ function finalize(h: number): number {
 
 function isWordChar(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || c > 127;
+}
+
+/** '.', '!', '?', ':' or a newline. */
+function isSentenceEnd(c: number): boolean {
+  return c === 46 || c === 33 || c === 63 || c === 58 || c === 10;
 }
 
 /** Reusable output buffer: feature indices (may repeat) and how many are filled. */
@@ -95,6 +100,7 @@ const SEED_LEXICON = 0x2545f491;
 const SEED_LEXICON_HEAD = SEED_LEXICON ^ 0x5bd1e995;
 const SEED_LEXICON_STEM = SEED_LEXICON ^ 0x1b873593;
 const SEED_LEXICON_ASK = 0x4cf5ad43;
+const SEED_SENTENCE = 0x2f7a1c5b;
 
 function wordHash(word: string, chars: number): number {
   let h = SEED_WORD;
@@ -186,8 +192,10 @@ function wordFeatures(text: string, seed: number, out: FeatureBuffer, withBigram
   let len = 0;
   let prefix = 0;
   let firstWord = 0;
+  let sentenceStart = true;
   for (let i = 0; i <= text.length; i++) {
     const c = i < text.length ? text.charCodeAt(i) : 32;
+    if (!inWord && isSentenceEnd(c)) sentenceStart = true;
     if (isWordChar(c)) {
       if (!inWord) len = 0;
       h = mix(inWord ? h : seed, c);
@@ -220,7 +228,16 @@ function wordFeatures(text: string, seed: number, out: FeatureBuffer, withBigram
         }
       }
       if (withBigrams) tail[words % TAIL_WORDS] = w;
-      if (withBigrams && prev !== 0) out.push(finalize(mix(mix(SEED_BIGRAM, prev), w)) & MASK);
+      if (withBigrams && prev !== 0) {
+        // Bigrams, with a positional copy among the first words ("can you", "write a").
+        const b = finalize(mix(mix(SEED_BIGRAM, prev), w));
+        out.push(b & MASK);
+        if (words < HEAD_WORDS) out.push(finalize(mix(SEED_HEAD, b)) & MASK);
+      }
+      // The first word of each later sentence or line: an ask after a persona or context preamble
+      // ("You are a tutor. Explain ...") starts a sentence.
+      if (withBigrams && sentenceStart && words >= 1) out.push(finalize(mix(SEED_SENTENCE, w)) & MASK);
+      sentenceStart = isSentenceEnd(c);
       prev = w;
       if (words === 0) firstWord = w;
       inWord = false;
@@ -232,6 +249,38 @@ function wordFeatures(text: string, seed: number, out: FeatureBuffer, withBigram
     for (let j = Math.max(HEAD_WORDS, words - TAIL_WORDS); j < words; j++)
       out.push(finalize(mix(SEED_TAIL, tail[j % TAIL_WORDS]!)) & MASK);
   return words;
+}
+
+const SEED_QUESTION = 0x6a09e667;
+const QUESTION_WORDS = 24;
+
+/**
+ * Words of the sentence that holds the last question mark (where the ask is when a long preamble or
+ * pasted text comes first), under their own seed.
+ */
+function questionFeatures(text: string, out: FeatureBuffer): void {
+  const q = text.lastIndexOf('?');
+  if (q < 0) return;
+  let start = q - 1;
+  while (start >= 0) {
+    const c = text.charCodeAt(start);
+    if (c === 46 || c === 33 || c === 63 || c === 10) break; // '.', '!', '?', newline
+    start--;
+  }
+  let h = SEED_QUESTION;
+  let inWord = false;
+  let words = 0;
+  for (let i = start + 1; i <= q && words < QUESTION_WORDS; i++) {
+    const c = text.charCodeAt(i);
+    if (isWordChar(c)) {
+      h = mix(inWord ? h : SEED_QUESTION, c);
+      inWord = true;
+    } else if (inWord) {
+      out.push(finalize(h) & MASK);
+      inWord = false;
+      words++;
+    }
+  }
 }
 
 function charFeatures(text: string, out: FeatureBuffer): void {
@@ -267,6 +316,7 @@ export function extractFeatures(
   const text = main.toLowerCase();
   const words = wordFeatures(text, SEED_WORD, out, true);
   charFeatures(text, out);
+  questionFeatures(text, out);
   if (context.length > 0) wordFeatures(context.toLowerCase(), SEED_CONTEXT, out, false);
   metaFeature(1, Math.min(12, Math.floor(Math.log2(1 + words))), out);
   let nonAscii = 0;
