@@ -69,8 +69,8 @@ export function blendQuality(
 
 /**
  * blendQuality on quality evidence: the decision path's form (locals only, no intermediate objects).
- * `taste` (see decide's accountTaste) shifts the everyone-level estimate before the account's own
- * cell of this type is blended in; the global-only figures leave it out.
+ * `taste` (an account's taste for the model: decide's tasteGap) shifts the everyone-level estimate
+ * before the account's own cell of this type is blended in; the global-only figures leave it out.
  */
 export function blendEvidence(
   prior: number,

@@ -48,7 +48,7 @@ export interface DecideInput {
   /**
    * Optional: cells of each model summed over all query types, used as the prior of the per-type
    * estimate. The global pool is used when it passes K-anonymity, the account's own pool otherwise.
-   * When both exist, the account's pool against the global pool is its taste (see accountTaste).
+   * When both exist, the account's pool against the global pool is its taste (see tasteGap).
    */
   pooled?: { personal?: CellLookup<CellSums> | undefined; global?: CellLookup<GlobalCellSums> | undefined } | undefined;
   config?: ScoringConfig | undefined;
