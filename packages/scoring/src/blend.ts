@@ -108,7 +108,10 @@ export function blendEvidence(
   }
   const globalMean = mean;
   const globalVariance = sigma2 / evidence;
-  if (taste !== 0) mean = mean + taste < 0 ? 0 : mean + taste > 1 ? 1 : mean + taste;
+  if (taste !== 0) {
+    const tasted = mean + taste;
+    mean = tasted < 0 ? 0 : tasted > 1 ? 1 : tasted;
+  }
   // Level 3: this account, this query type.
   const nA = personal !== undefined && personal.mean === personal.mean ? personal.n : 0;
   if (nA > 0) {

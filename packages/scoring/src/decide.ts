@@ -131,7 +131,7 @@ interface Work {
   pool: QualityEvidence | undefined;
   /** The pool comes from the account's own cells (the global-only view must not see it). */
   personalPool: boolean;
-  /** The account's shrunk gap to everyone on this model over all types (0 without both pools). */
+  /** The account's shrunk gap to everyone on this model over all types (NO_TASTE without evidence on both sides). */
   taste: number;
   prior: number;
   /** Evidence, and its gap to the prior, of the model's broadest record (all types, else this type). */
@@ -215,7 +215,10 @@ export function decide(input: DecideInput): Decision {
     const pool = poolCell ? decisionView(poolCell, decay, false) : undefined;
     const prior = priorQualityOf(c, input.queryType);
     const personalPool = poolCell !== undefined && poolCell === pPool;
-    const taste = !personalPool && pool !== undefined && pPool !== undefined ? tasteGap(pPool, pool, decay, cfg) : 0;
+    const taste =
+      !personalPool && pool !== undefined && pPool !== undefined
+        ? tasteGap(decisionView(pPool, decay, false), pool, cfg)
+        : NO_TASTE;
     // The catalog level: a model's record over all query types, else its record in this type.
     const level = pool !== undefined && pool.mean === pool.mean ? pool : g !== undefined && g.mean === g.mean ? g : p;
     const lvN = level !== undefined && level.mean === level.mean && level.n > 0 ? level.n : 0;
@@ -463,36 +466,41 @@ function priorOffset(weight: number, gap: number, cfg: ScoringConfig): number {
 
 const NO_LEVEL = -Infinity;
 
+/** A candidate without an account taste (NaN, so that a gap of exactly 0 still counts as one). */
+const NO_TASTE = Number.NaN;
+
 /**
  * An account's taste for a model: how much better or worse the account's signals (ratings above all)
  * find the model over all query types than everyone's do, shrunk toward 0 by the personal prior
  * strength k. A preference for a model's style shows in every type, so the all-types record of a few
  * dozen requests says more about it than the account's thin per-type cells; the per-type cell is
- * blended on top (blendEvidence). Returns 0 without quality evidence on either side.
+ * blended on top (blendEvidence). NO_TASTE without quality evidence on either side.
  */
-function tasteGap(personalPool: CellSums, globalPool: DecisionView, decay: number, cfg: ScoringConfig): number {
-  const scale = Math.max(personalPool.n, 1e-12) * 1e-9;
-  if (!(personalPool.n > scale) || !(globalPool.mean === globalPool.mean)) return 0;
-  const n = personalPool.n * decay;
-  return ((personalPool.q / personalPool.n - globalPool.mean) * n) / (n + cfg.priorStrength);
+function tasteGap(personalPool: DecisionView, globalPool: DecisionView, cfg: ScoringConfig): number {
+  if (!(personalPool.mean === personalPool.mean) || !(globalPool.mean === globalPool.mean)) return NO_TASTE;
+  const n = personalPool.n;
+  return ((personalPool.mean - globalPool.mean) * n) / (n + cfg.priorStrength);
 }
 
 /**
  * Tastes are relative: subtract their mean over the candidates that have one, so that what lifts or
  * lowers every model alike for an account (its mix of query types, harder prompts, a stricter rater)
- * is not read as a preference for one model.
+ * is not read as a preference for one model. Candidates without one get 0.
  */
 function centreTastes(work: Work[]): void {
   let sum = 0;
   let count = 0;
   for (let i = 0; i < work.length; i++) {
-    if (work[i]!.taste === 0) continue;
-    sum += work[i]!.taste;
+    const t = work[i]!.taste;
+    if (t !== t) continue;
+    sum += t;
     count++;
   }
-  if (count === 0) return;
-  const mean = sum / count;
-  for (let i = 0; i < work.length; i++) if (work[i]!.taste !== 0) work[i]!.taste -= mean;
+  const mean = count > 0 ? sum / count : 0;
+  for (let i = 0; i < work.length; i++) {
+    const w = work[i]!;
+    w.taste = w.taste === w.taste ? w.taste - mean : 0;
+  }
 }
 
 /** Candidates whose catalog priors differ by less than this inform each other's prior level (triangular kernel). */

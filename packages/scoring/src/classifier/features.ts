@@ -264,7 +264,7 @@ function questionFeatures(text: string, out: FeatureBuffer): void {
   let start = q - 1;
   while (start >= 0) {
     const c = text.charCodeAt(start);
-    if (c === 46 || c === 33 || c === 63 || c === 10) break; // '.', '!', '?', newline
+    if (c !== 58 && isSentenceEnd(c)) break; // a colon introduces the question rather than ending what precedes it
     start--;
   }
   let h = SEED_QUESTION;
