@@ -216,9 +216,7 @@ export function decide(input: DecideInput): Decision {
     const prior = priorQualityOf(c, input.queryType);
     const personalPool = poolCell !== undefined && poolCell === pPool;
     const taste =
-      !personalPool && pool !== undefined && pPool !== undefined
-        ? tasteGap(decisionView(pPool, decay, false), pool, cfg)
-        : NO_TASTE;
+      !personalPool && pool !== undefined && pPool !== undefined ? tasteGap(pPool, pool, decay, cfg) : NO_TASTE;
     // The catalog level: a model's record over all query types, else its record in this type.
     const level = pool !== undefined && pool.mean === pool.mean ? pool : g !== undefined && g.mean === g.mean ? g : p;
     const lvN = level !== undefined && level.mean === level.mean && level.n > 0 ? level.n : 0;
@@ -371,9 +369,9 @@ interface DecisionView {
 }
 
 function decisionView(cell: CellSums, decay: number, withLatency: boolean): DecisionView {
-  const scale = Math.max(cell.n, cell.requests, cell.failures, 1e-12) * 1e-9;
-  const hasN = cell.n > scale && cell.n > 0;
-  const mean = hasN ? cell.q / cell.n : Number.NaN;
+  const scale = evidenceScale(cell);
+  const mean = qualityMean(cell, scale);
+  const hasN = mean === mean;
   const calls = cell.requests + cell.failures;
   const hasCalls = calls > scale && calls > 0;
   let p50 = Number.NaN;
@@ -393,6 +391,16 @@ function decisionView(cell: CellSums, decay: number, withLatency: boolean): Deci
     failureRate: hasCalls ? cell.failures / calls : Number.NaN,
     p50LatencyMs: p50,
   };
+}
+
+/** Sums below this are rounding left over from removed contributions, not evidence. */
+function evidenceScale(cell: CellSums): number {
+  return Math.max(cell.n, cell.requests, cell.failures, 1e-12) * 1e-9;
+}
+
+/** The cell's mean quality, NaN without quality evidence (decay cancels in the ratio). */
+function qualityMean(cell: CellSums, scale: number): number {
+  return cell.n > scale && cell.n > 0 ? cell.q / cell.n : Number.NaN;
 }
 
 const OBSERVED_COST = 0;
@@ -476,10 +484,12 @@ const NO_TASTE = Number.NaN;
  * dozen requests says more about it than the account's thin per-type cells; the per-type cell is
  * blended on top (blendEvidence). NO_TASTE without quality evidence on either side.
  */
-function tasteGap(personalPool: DecisionView, globalPool: DecisionView, cfg: ScoringConfig): number {
-  if (!(personalPool.mean === personalPool.mean) || !(globalPool.mean === globalPool.mean)) return NO_TASTE;
-  const n = personalPool.n;
-  return ((personalPool.mean - globalPool.mean) * n) / (n + cfg.priorStrength);
+function tasteGap(personalPool: CellSums, globalPool: DecisionView, decay: number, cfg: ScoringConfig): number {
+  // Only the mean and the evidence of the account's pool are needed: no full view on this hot path.
+  const mean = qualityMean(personalPool, evidenceScale(personalPool));
+  if (!(mean === mean) || !(globalPool.mean === globalPool.mean)) return NO_TASTE;
+  const n = personalPool.n * decay;
+  return ((mean - globalPool.mean) * n) / (n + cfg.priorStrength);
 }
 
 /**
