@@ -11,6 +11,8 @@ export interface TrainOptions {
   /** Class weights (N / (K n_c))^balance: 0 = none, 1 = fully balanced. */
   balance: number;
   seed: number;
+  /** Train this many models on differently shuffled orders (seeds seed, seed+1000, ...) and average their weights. */
+  averageOf: number;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
@@ -20,6 +22,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   minDocFreq: 2,
   balance: 0.5,
   seed: 7,
+  averageOf: 5,
 };
 
 interface SparseExample {
@@ -55,6 +58,19 @@ export function trainClassifier(
   options: Partial<TrainOptions> = {},
 ): DenseClassifier {
   const opt = { ...DEFAULT_TRAIN_OPTIONS, ...options };
+  if (opt.averageOf > 1) {
+    const models = Array.from({ length: opt.averageOf }, (_, i) =>
+      trainClassifier(examples, { ...opt, averageOf: 1, seed: opt.seed + 1000 * i }),
+    );
+    const first = models[0]!;
+    const weights = new Float32Array(first.weights.length);
+    const bias = new Float64Array(first.bias.length);
+    for (const m of models) {
+      for (let i = 0; i < weights.length; i++) weights[i]! += m.weights[i]! / models.length;
+      for (let i = 0; i < bias.length; i++) bias[i]! += m.bias[i]! / models.length;
+    }
+    return { ...first, bias, weights };
+  }
   const K = QUERY_TYPES.length;
   const buf = new FeatureBuffer();
   const classIndex = new Map<QueryType, number>(QUERY_TYPES.map((t, i) => [t, i]));
