@@ -11,7 +11,7 @@ export interface Classification {
   confidence: number;
 }
 
-/** Class logits of a feature vector (feature weights averaged by 1/sqrt(count), plus bias). */
+/** Class logits of a feature vector (feature weights summed, scaled by scale/sqrt(count), plus bias). */
 export function logits(
   model: DenseClassifier,
   features: FeatureBuffer,
@@ -58,7 +58,7 @@ export function logits(
       for (let c = 0; c < k; c++) out[c]! += w[base + c]!;
     }
   }
-  const norm = n > 0 ? 1 / Math.sqrt(n) : 0;
+  const norm = n > 0 ? (model.scale ?? 1) / Math.sqrt(n) : 0;
   for (let c = 0; c < k; c++) out[c] = out[c]! * norm + model.bias[c]!;
   return out;
 }
