@@ -1,12 +1,15 @@
 /**
  * Classifier throughput on one core: classify() over real prompt sets, repeated. Prints, per set,
  * prompts/s and per-call p50/p99. Sets: our labelled prompts (short, everyday asks) and the
- * arena-bench-v1 prompts (real Chatbot Arena prompts, longer).
+ * arena-bench-v1 prompts (real Chatbot Arena prompts, longer). Then the weight lookups alone on the
+ * arena prompts, the committed int8 table against a float32 copy of it, interleaved in one process so
+ * that the machine's slow and fast phases fall on both alike.
  * Run: pnpm exec tsx packages/scoring/bench/classify.bench.ts
  */
 import { readFileSync } from 'node:fs';
-import type { ChatMessage } from '../src/index.js';
-import { classify } from '../src/index.js';
+import type { ChatMessage, DenseClassifier } from '../src/index.js';
+import { FeatureBuffer, classify, denseFromSerialized, extractFeatures, logits } from '../src/index.js';
+import { CLASSIFIER_WEIGHTS } from '../src/classifier/weights.generated.js';
 
 const here = new URL('.', import.meta.url).pathname;
 const own: ChatMessage[][] = [];
@@ -43,3 +46,43 @@ function run(name: string, prompts: ChatMessage[][], rounds: number): void {
 
 run('own labelled prompts', own, 40);
 run('arena-bench-v1 prompts', arena, 100);
+
+function lookups(prompts: ChatMessage[][]): void {
+  const buffers = prompts.map((m) => {
+    const b = new FeatureBuffer();
+    extractFeatures(m, b);
+    return b;
+  });
+  const int8 = denseFromSerialized(CLASSIFIER_WEIGHTS);
+  const float32: DenseClassifier = {
+    ...int8,
+    weights: Float32Array.from(int8.weights, (w) => w * int8.scale!),
+    scale: 1,
+  };
+  const out = new Float64Array(int8.classes.length);
+  let sink = 0;
+  const nsPerPrompt = (model: DenseClassifier) => {
+    const t0 = process.hrtime.bigint();
+    for (let r = 0; r < 20; r++) for (const b of buffers) sink += logits(model, b, out)[0]!;
+    return Number(process.hrtime.bigint() - t0) / (20 * buffers.length);
+  };
+  for (let i = 0; i < 5; i++) {
+    nsPerPrompt(float32);
+    nsPerPrompt(int8);
+  }
+  const f: number[] = [];
+  const q: number[] = [];
+  const ratio: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    f.push(nsPerPrompt(float32));
+    q.push(nsPerPrompt(int8));
+    ratio.push(f[i]! / q[i]!);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const features = buffers.reduce((s, b) => s + b.length, 0) / buffers.length;
+  console.log(
+    `weight lookups on arena-bench-v1 prompts (${features.toFixed(0)} features a prompt, 40 interleaved blocks): int8 ${(median(q) / 1000).toFixed(1)} us, float32 ${(median(f) / 1000).toFixed(1)} us a prompt, median ratio ${median(ratio).toFixed(2)}x (checksum ${sink.toFixed(0)})`,
+  );
+}
+
+lookups(arena);
