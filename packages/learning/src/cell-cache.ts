@@ -1,4 +1,4 @@
-import { addCells, emptyCell, type CellSums, type GlobalCellSums } from '@routeplex/scoring';
+import { addCells, copyCell, emptyCell, globalCell, type CellSums, type GlobalCellSums } from '@routeplex/scoring';
 import type { AccountCell, GlobalCell, Store } from '@routeplex/store';
 
 /** model id -> cell */
@@ -96,12 +96,12 @@ export class LearningCache {
     void entry?.cells.then((scope) => {
       for (const d of deltas) {
         const isNew = !scope.byType.get(d.queryType)?.has(d.model);
-        addInto(scope, d.queryType, d.model, d.delta);
+        addInto(scope, d.queryType, d.model, d.delta, accountCell);
         const g = this.global.byType.get(d.queryType)?.get(d.model);
         if (isNew && g) g.contributors += 1;
       }
     });
-    for (const d of deltas) addInto(this.global, d.queryType, d.model, d.delta);
+    for (const d of deltas) addInto(this.global, d.queryType, d.model, d.delta, globalSum);
   }
 
   /** Forgets an account: its next request reloads it from the store. */
@@ -165,31 +165,47 @@ export class LearningCache {
   }
 }
 
-function scopeOf<T extends AccountCell | GlobalCell>(rows: readonly T[]): ScopeCells<T> {
-  const scope: ScopeCells<T> = { byType: new Map(), pooled: new Map() };
+/**
+ * Rows become plain cells (copyCell, globalCell) rather than being kept as they are: a row carries
+ * columns a decision never reads, and one object layout for all cells keeps the decision fast.
+ */
+function scopeOf(rows: readonly AccountCell[]): ScopeCells;
+function scopeOf(rows: readonly GlobalCell[]): ScopeCells<GlobalCellSums>;
+function scopeOf(rows: readonly (AccountCell | GlobalCell)[]): ScopeCells | ScopeCells<GlobalCellSums> {
+  const scope: ScopeCells<CellSums> = { byType: new Map(), pooled: new Map() };
   for (const row of rows) {
-    getOrCreate(scope.byType, row.queryType).set(row.model, row);
     const pooled = scope.pooled.get(row.model);
-    const sum = addCells(pooled ?? emptyCell(), row) as T;
-    // A pooled global cell is backed by at least as many accounts as its best-backed type.
-    if ('contributors' in row)
-      (sum as GlobalCell).contributors = Math.max(
-        (pooled as GlobalCell | undefined)?.contributors ?? 0,
-        row.contributors,
-      );
-    scope.pooled.set(row.model, sum);
+    const sum = addCells(pooled ?? emptyCell(), row);
+    if ('contributors' in row) {
+      getOrCreate(scope.byType, row.queryType).set(row.model, globalCell(row, row.contributors));
+      // A pooled global cell is backed by at least as many accounts as its best-backed type.
+      const contributors = Math.max((pooled as GlobalCellSums | undefined)?.contributors ?? 0, row.contributors);
+      scope.pooled.set(row.model, globalCell(sum, contributors));
+    } else {
+      getOrCreate(scope.byType, row.queryType).set(row.model, copyCell(row));
+      scope.pooled.set(row.model, sum);
+    }
   }
   return scope;
 }
 
-function addInto<T extends CellSums>(scope: ScopeCells<T>, queryType: string, model: string, delta: CellSums): void {
+/** Adds a delta to a type's cell and to the model's pooled cell; a delta does not change contributor counts here. */
+function addInto<T extends CellSums>(
+  scope: ScopeCells<T>,
+  queryType: string,
+  model: string,
+  delta: CellSums,
+  withContributors: (sum: CellSums, prev: T | undefined) => T,
+): void {
   for (const map of [getOrCreate(scope.byType, queryType), scope.pooled]) {
-    const prev = map.get(model) as (T & { contributors?: number }) | undefined;
-    const next = addCells(prev ?? emptyCell(), delta) as T & { contributors?: number };
-    next.contributors = prev?.contributors ?? 0; // counts accounts, which a delta does not change here
-    map.set(model, next);
+    const prev = map.get(model);
+    map.set(model, withContributors(addCells(prev ?? emptyCell(), delta), prev));
   }
 }
+
+const accountCell = (sum: CellSums): CellSums => sum;
+const globalSum = (sum: CellSums, prev: GlobalCellSums | undefined): GlobalCellSums =>
+  globalCell(sum, prev?.contributors ?? 0);
 
 function getOrCreate<T>(map: Map<string, Map<string, T>>, key: string): Map<string, T> {
   let inner = map.get(key);

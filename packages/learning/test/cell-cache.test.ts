@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { contributionCell, defaultScoringConfig } from '@routeplex/scoring';
+import { contributionCell, defaultScoringConfig, emptyCell } from '@routeplex/scoring';
 import { newRequestId, openStore, type EntryWrite, type Store } from '@routeplex/store';
 import { LearningCache } from '../src/cell-cache.js';
 
@@ -58,6 +58,15 @@ describe('LearningCache', function () {
     expect(cells.get('m1')!.q).to.be.closeTo(cell(0.8).q, 1e-9);
     expect(pooled.get('m1')!.n).to.be.closeTo(cell(0.8).n + cell(0.4).n, 1e-9);
     expect(cache.globalCells('math').cells.get('m1')!.contributors).to.equal(1);
+  });
+
+  it('serves plain cells, without the columns of the rows they were read from', async () => {
+    const { cells, pooled } = await cache.personal('acc_a', 'math');
+    const sumFields = Object.keys(emptyCell());
+    expect(Object.keys(cells.get('m1')!)).to.deep.equal(sumFields);
+    expect(Object.keys(pooled.get('m1')!)).to.deep.equal(sumFields);
+    expect(Object.keys(cache.globalCells('math').cells.get('m1')!)).to.deep.equal([...sumFields, 'contributors']);
+    expect(Object.keys(cache.globalCells('math').pooled.get('m1')!)).to.deep.equal([...sumFields, 'contributors']);
   });
 
   it('shows a replica its own deltas at once, before they are written', async () => {

@@ -15,6 +15,7 @@ import {
   decide,
   defaultScoringConfig,
   estimateTokens,
+  globalCell,
   mulberry32,
   qualitySignals,
   ratingToQuality,
@@ -300,7 +301,7 @@ export function routeplexPolicy(
       const gm = global.get(type) ?? new Map<string, GlobalCellSums>();
       global.set(type, gm);
       const g = gm.get(model);
-      gm.set(model, { ...(g ? addCells(g, cell) : cell), contributors: set.size });
+      gm.set(model, globalCell(g ? addCells(g, cell) : cell, set.size));
       const pp = personalPool.get(item.account) ?? new Map<string, CellSums>();
       personalPool.set(item.account, pp);
       const ppc = pp.get(model);
@@ -309,7 +310,7 @@ export function routeplexPolicy(
       pa.add(item.account);
       poolAccounts.set(model, pa);
       const gp = globalPool.get(model);
-      globalPool.set(model, { ...(gp ? addCells(gp, cell) : cell), contributors: pa.size });
+      globalPool.set(model, globalCell(gp ? addCells(gp, cell) : cell, pa.size));
     },
   };
 }

@@ -10,6 +10,7 @@ import {
   decide,
   defaultScoringConfig as cfg,
   emptyCell,
+  globalCell,
   mulberry32,
 } from '../src/index.js';
 
@@ -39,8 +40,8 @@ function cell(n: number): CellSums {
   return c;
 }
 const personal = new Map(candidates.map((c) => [c.id, cell(20)]));
-const global = new Map<string, GlobalCellSums>(candidates.map((c) => [c.id, { ...cell(50), contributors: 12 }]));
-const pooledGlobal = new Map<string, GlobalCellSums>(candidates.map((c) => [c.id, { ...cell(80), contributors: 40 }]));
+const global = new Map<string, GlobalCellSums>(candidates.map((c) => [c.id, globalCell(cell(50), 12)]));
+const pooledGlobal = new Map<string, GlobalCellSums>(candidates.map((c) => [c.id, globalCell(cell(80), 40)]));
 const pooledPersonal = new Map(candidates.map((c) => [c.id, cell(30)]));
 const input = {
   candidates,

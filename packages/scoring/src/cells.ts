@@ -47,6 +47,42 @@ export interface GlobalCellSums extends CellSums {
   contributors: number;
 }
 
+/**
+ * A copy of a cell's sums as a plain cell, and a global cell with its contributor count. Cells built
+ * only by these functions, emptyCell and the arithmetic below share one object layout (two with
+ * contributors), which keeps the decision's reads of them monomorphic: cells of assorted layouts (rows
+ * with extra columns, spreads, properties added later) made V8 fall back to its generic, several
+ * times slower property lookup on the hottest lines of decide().
+ */
+export function copyCell(c: CellSums): CellSums {
+  return {
+    n: c.n,
+    q: c.q,
+    q2: c.q2,
+    requests: c.requests,
+    ratings: c.ratings,
+    failures: c.failures,
+    latencyMs: c.latencyMs,
+    costUsd: c.costUsd,
+    latencyHist: c.latencyHist.slice(),
+  };
+}
+
+export function globalCell(c: CellSums, contributors: number): GlobalCellSums {
+  return {
+    n: c.n,
+    q: c.q,
+    q2: c.q2,
+    requests: c.requests,
+    ratings: c.ratings,
+    failures: c.failures,
+    latencyMs: c.latencyMs,
+    costUsd: c.costUsd,
+    latencyHist: c.latencyHist.slice(),
+    contributors,
+  };
+}
+
 export function emptyCell(): CellSums {
   return {
     n: 0,

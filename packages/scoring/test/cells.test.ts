@@ -5,9 +5,11 @@ import {
   LATENCY_BUCKETS,
   addCells,
   contributionCell,
+  copyCell,
   defaultScoringConfig as cfg,
   emptyCell,
   gateGlobalCells,
+  globalCell,
   isGlobalCellUsable,
   latencyBucket,
   mergeCells,
@@ -155,5 +157,17 @@ describe('cells', () => {
     expect(isGlobalCellUsable({ ...g, contributors: 3 }, cfg)).to.equal(true);
     const gated = gateGlobalCells({ a: g, b: { ...g, contributors: 5 } }, cfg);
     expect([...gated.keys()]).to.deep.equal(['b']);
+  });
+
+  it('copies a cell without the extra fields of a row, and without sharing its histogram', () => {
+    const sums = contributionCell({ quality: 0.7, latencyMs: 300, costUsd: 0.002, atMs: T0 }, cfg);
+    const row = { accountId: 'acc_a', queryType: 'math', model: 'm1', ...sums };
+    const copy = copyCell(row);
+    expect(copy).to.deep.equal(sums);
+    copy.latencyHist[0] = 42;
+    expect(row.latencyHist[0]).to.equal(sums.latencyHist[0]);
+    const g = globalCell(row, 4);
+    expect(g).to.deep.equal({ ...sums, contributors: 4 });
+    expect(Object.keys(g)).to.deep.equal([...Object.keys(emptyCell()), 'contributors']);
   });
 });
