@@ -1,8 +1,11 @@
 /**
  * Decision micro-benchmark: decide() over 15 candidates with personal, global and pooled (account and global) cells
  * (classification excluded). Prints p50/p99/mean in microseconds over many timed calls after warm-up.
+ * Also prints the memory a decision allocates: the median growth of the heap over blocks of calls
+ * (a block in which the young generation was collected shrinks the heap and falls below the median).
  * Run: pnpm exec tsx packages/scoring/bench/decide.bench.ts
  */
+import { getHeapStatistics } from 'node:v8';
 import type { CandidateModel, CellSums, GlobalCellSums } from '../src/index.js';
 import {
   addCells,
@@ -72,4 +75,16 @@ const q = (p: number) => times[Math.min(RUNS - 1, Math.floor(p * RUNS))]!;
 const mean = times.reduce((s, v) => s + v, 0) / RUNS;
 console.log(
   `decide(), 15 candidates, ${RUNS} calls: p50 ${q(0.5).toFixed(1)} us, p99 ${q(0.99).toFixed(1)} us, p99.9 ${q(0.999).toFixed(1)} us, mean ${mean.toFixed(1)} us (checksum ${sink.toFixed(0)})`,
+);
+
+const BLOCK = 100;
+const growth: number[] = [];
+for (let b = 0; b < 101; b++) {
+  const before = getHeapStatistics().used_heap_size;
+  for (let i = 0; i < BLOCK; i++) sink += decide(input).personalWeight;
+  growth.push((getHeapStatistics().used_heap_size - before) / BLOCK);
+}
+growth.sort((a, b) => a - b);
+console.log(
+  `allocated about ${(growth[50]! / 1024).toFixed(1)} KB a decision (median heap growth over 101 blocks of ${BLOCK} calls; checksum ${sink.toFixed(0)})`,
 );
