@@ -69,18 +69,10 @@ export function copyCell(c: CellSums): CellSums {
 }
 
 export function globalCell(c: CellSums, contributors: number): GlobalCellSums {
-  return {
-    n: c.n,
-    q: c.q,
-    q2: c.q2,
-    requests: c.requests,
-    ratings: c.ratings,
-    failures: c.failures,
-    latencyMs: c.latencyMs,
-    costUsd: c.costUsd,
-    latencyHist: c.latencyHist.slice(),
-    contributors,
-  };
+  // Added to every copy in the same way, the property gives every global cell the same layout too.
+  const cell = copyCell(c) as GlobalCellSums;
+  cell.contributors = contributors;
+  return cell;
 }
 
 export function emptyCell(): CellSums {
