@@ -1,6 +1,7 @@
 /**
  * Decision micro-benchmark: decide() over 15 candidates with personal, global and pooled (account and global) cells
- * (classification excluded). Prints p50/p99/mean in microseconds over many timed calls after warm-up.
+ * (classification excluded), the cells built in one object layout as the router's cache builds them (globalCell).
+ * Prints p50/p99/mean in microseconds over many timed calls after warm-up.
  * Also prints the memory a decision allocates: the median growth of the heap over blocks of calls
  * (a block in which the young generation was collected shrinks the heap and falls below the median).
  * Run: pnpm exec tsx packages/scoring/bench/decide.bench.ts
