@@ -166,6 +166,8 @@ export function decide(input: DecideInput): Decision {
   const work: Work[] = [];
   let personalTotal = 0;
   const decay = 1 / epochScale(input.nowMs, cfg);
+  const pooledGlobal = input.pooled?.global;
+  const pooledPersonal = input.pooled?.personal;
 
   for (const c of input.candidates) {
     if (cons.allowedModels && !hasIn(cons.allowedModels, c.id)) {
@@ -210,8 +212,8 @@ export function decide(input: DecideInput): Decision {
     }
     const latency = blendObserved(c.typicalLatencyMs ?? 2000, p, g, decay, OBSERVED_LATENCY, cfg.catalogCostStrength);
     const failureRate = blendObserved(0, p, g, decay, OBSERVED_FAILURE, cfg.catalogCostStrength);
-    const gPool = lookup(input.pooled?.global, c.id);
-    const pPool = lookup(input.pooled?.personal, c.id);
+    const gPool = lookup(pooledGlobal, c.id);
+    const pPool = lookup(pooledPersonal, c.id);
     const poolCell = gPool && isGlobalCellUsable(gPool, cfg) ? gPool : pPool;
     const pool = poolCell ? summaryOf(poolCell) : undefined;
     const prior = priorQualityOf(c, input.queryType);
@@ -530,7 +532,8 @@ const NO_TASTE = Number.NaN;
  * blended on top (blendEvidence). NO_TASTE without quality evidence on either side.
  */
 function tasteGap(personalPool: CellSums, globalPool: CellSummary, decay: number, cfg: ScoringConfig): number {
-  const mean = summaryOf(personalPool).mean;
+  // Only the pool's mean is needed, which costs less to compute than to look up.
+  const mean = qualityMean(personalPool, evidenceScale(personalPool));
   if (!(mean === mean) || !(globalPool.mean === globalPool.mean)) return NO_TASTE;
   const n = personalPool.n * decay;
   return ((mean - globalPool.mean) * n) / (n + cfg.priorStrength);
