@@ -71,8 +71,6 @@ export function blendQuality(
  * blendQuality on quality evidence: the decision path's form (locals only, no intermediate objects).
  * `taste` (an account's taste for the model: decide's tasteGap) shifts the everyone-level estimate
  * before the account's own cell of this type is blended in; the global-only figures leave it out.
- * `decay` scales every evidence weight n (the decision passes undecayed sums and the decay of its
- * instant).
  */
 export function blendEvidence(
   prior: number,
@@ -81,7 +79,6 @@ export function blendEvidence(
   cfg: Pick<ScoringConfig, 'priorStrength' | 'globalPriorStrength' | 'typePoolStrength' | 'exploration'>,
   pooled?: QualityEvidence | undefined,
   taste = 0,
-  decay = 1,
 ): QualityEstimate {
   const k = cfg.priorStrength;
   const k0 = cfg.globalPriorStrength;
@@ -90,7 +87,7 @@ export function blendEvidence(
   let sigma2 = Math.max(cfg.exploration.priorVariance, cfg.exploration.minVariance);
   let evidence = k0;
   // Level 1: the model over all query types (mean === mean: not NaN).
-  const nX = pooled !== undefined && pooled.mean === pooled.mean ? pooled.n * decay : 0;
+  const nX = pooled !== undefined && pooled.mean === pooled.mean ? pooled.n : 0;
   if (nX > 0) {
     const borrowed = Math.min(k0, evidence);
     const v = pooledVariance(pooled!.variance, nX, cfg);
@@ -101,7 +98,7 @@ export function blendEvidence(
   // The per-type level gives the pooled estimate at most typePoolStrength observations of weight.
   evidence = Math.min(evidence, kt);
   // Level 2: everyone, this query type.
-  const nG = global !== undefined && global.mean === global.mean ? global.n * decay : 0;
+  const nG = global !== undefined && global.mean === global.mean ? global.n : 0;
   if (nG > 0) {
     const borrowed = Math.min(kt, evidence);
     const v = pooledVariance(global!.variance, nG, cfg);
@@ -116,7 +113,7 @@ export function blendEvidence(
     mean = tasted < 0 ? 0 : tasted > 1 ? 1 : tasted;
   }
   // Level 3: this account, this query type.
-  const nA = personal !== undefined && personal.mean === personal.mean ? personal.n * decay : 0;
+  const nA = personal !== undefined && personal.mean === personal.mean ? personal.n : 0;
   if (nA > 0) {
     const borrowed = Math.min(k, evidence);
     const v = pooledVariance(personal!.variance, nA, cfg);

@@ -1,4 +1,4 @@
-import type { QualityEstimate } from './blend.js';
+import type { QualityEstimate, QualityEvidence } from './blend.js';
 import { blendEvidence, personalWeight as weightOf, stageFor } from './blend.js';
 import type { CellSums, GlobalCellSums } from './cells.js';
 import { epochScale, histogramQuantile, isGlobalCellUsable } from './cells.js';
@@ -126,10 +126,9 @@ export function catalogCostUsd(c: CandidateModel, promptTokens: number, completi
 interface Work {
   c: CandidateModel;
   est: QualityEstimate;
-  /** Summaries of the account's, the global and the all-types cell (undecayed: see decay). */
-  p: CellSummary | undefined;
-  g: CellSummary | undefined;
-  pool: CellSummary | undefined;
+  p: QualityEvidence | undefined;
+  g: QualityEvidence | undefined;
+  pool: QualityEvidence | undefined;
   /** The pool comes from the account's own cells (the global-only view must not see it). */
   personalPool: boolean;
   /** The account's shrunk gap to everyone on this model over all types (NO_TASTE without evidence on both sides). */
@@ -198,10 +197,10 @@ export function decide(input: DecideInput): Decision {
     }
     const pCell = lookup(input.personal, c.id);
     const gCell = lookup(input.global, c.id);
-    const p = pCell ? summaryOf(pCell) : undefined;
-    const g = gCell && isGlobalCellUsable(gCell, cfg) ? summaryOf(gCell) : undefined;
+    const p = pCell ? decisionView(pCell, decay, true) : undefined;
+    const g = gCell && isGlobalCellUsable(gCell, cfg) ? decisionView(gCell, decay, true) : undefined;
     const catalogCost = catalogCostUsd(c, input.promptTokens, completion);
-    const cost = blendObserved(catalogCost, p, g, decay, OBSERVED_COST, cfg.catalogCostStrength);
+    const cost = blendObserved(catalogCost, p, g, OBSERVED_COST, cfg.catalogCostStrength);
     if (cons.maxCostUsd !== undefined && cost > cons.maxCostUsd) {
       rejected.push({
         model: c.id,
@@ -210,23 +209,21 @@ export function decide(input: DecideInput): Decision {
       });
       continue;
     }
-    const latency = blendObserved(c.typicalLatencyMs ?? 2000, p, g, decay, OBSERVED_LATENCY, cfg.catalogCostStrength);
-    const failureRate = blendObserved(0, p, g, decay, OBSERVED_FAILURE, cfg.catalogCostStrength);
+    const latency = blendObserved(c.typicalLatencyMs ?? 2000, p, g, OBSERVED_LATENCY, cfg.catalogCostStrength);
+    const failureRate = blendObserved(0, p, g, OBSERVED_FAILURE, cfg.catalogCostStrength);
     const gPool = lookup(pooledGlobal, c.id);
     const pPool = lookup(pooledPersonal, c.id);
     const poolCell = gPool && isGlobalCellUsable(gPool, cfg) ? gPool : pPool;
-    const pool = poolCell ? summaryOf(poolCell) : undefined;
+    const pool = poolCell ? decisionView(poolCell, decay, false) : undefined;
     const prior = priorQualityOf(c, input.queryType);
     const personalPool = poolCell !== undefined && poolCell === pPool;
     const taste =
       !personalPool && pool !== undefined && pPool !== undefined ? tasteGap(pPool, pool, decay, cfg) : NO_TASTE;
     // The catalog level: a model's record over all query types, else its record in this type.
-    const broad =
-      pool !== undefined && pool.mean === pool.mean ? pool : g !== undefined && g.mean === g.mean ? g : undefined;
-    const level = broad ?? p;
-    const lvN = level !== undefined && level.mean === level.mean && level.n > 0 ? level.n * decay : 0;
+    const level = pool !== undefined && pool.mean === pool.mean ? pool : g !== undefined && g.mean === g.mean ? g : p;
+    const lvN = level !== undefined && level.mean === level.mean && level.n > 0 ? level.n : 0;
     const lvGap = lvN > 0 ? level!.mean - prior : 0;
-    const lvNG = broad !== undefined && !personalPool ? lvN : 0;
+    const lvNG = level !== p && !personalPool ? lvN : 0;
     work.push({
       c,
       est: EMPTY_ESTIMATE,
@@ -269,18 +266,10 @@ export function decide(input: DecideInput): Decision {
     if (shift === NO_LEVEL) shift = 0;
     if (shiftG === NO_LEVEL) shiftG = 0;
     const prior = clamp01(w.prior + shift);
-    w.est = blendEvidence(prior, w.p, w.g, cfg, w.pool, w.taste, decay);
+    w.est = blendEvidence(prior, w.p, w.g, cfg, w.pool, w.taste);
     if (w.personalPool || shift !== shiftG) {
       // The global-only view sees neither the account's own pool nor its effect on the prior level.
-      const gOnly = blendEvidence(
-        clamp01(w.prior + shiftG),
-        undefined,
-        w.g,
-        cfg,
-        w.personalPool ? undefined : w.pool,
-        0,
-        decay,
-      );
+      const gOnly = blendEvidence(clamp01(w.prior + shiftG), undefined, w.g, cfg, w.personalPool ? undefined : w.pool);
       w.est.globalMean = gOnly.mean;
       w.est.globalVariance = gOnly.variance;
     }
@@ -366,24 +355,14 @@ export function decide(input: DecideInput): Decision {
 }
 
 /**
- * What a decision reads from a cell that does not depend on when it decides, with the sums it was
- * computed from. Computed once per cell object: a decision reads up to four cells per candidate, and
- * between two decisions only the few cells that requests changed are new objects (cells are values:
- * the cell functions return new ones), so most reads skip the arithmetic and the latency median.
- * The sums and the histogram array are compared on every read, so a cell changed in place is
- * summarised afresh.
+ * What the decision needs from a cell, read at the decision's instant. Every field is a double
+ * (NaN when there is no such evidence), so V8 keeps them unboxed on this hot path.
  */
-interface CellSummary {
-  /** The cell's own sums (undecayed; the decision multiplies counts by the decay of its instant). */
+interface DecisionView {
   n: number;
-  q: number;
-  q2: number;
-  requests: number;
-  failures: number;
-  costUsd: number;
-  latencyHist: readonly number[];
   mean: number;
   variance: number;
+  requests: number;
   calls: number;
   avgCostUsd: number;
   failureRate: number;
@@ -391,48 +370,28 @@ interface CellSummary {
   p50LatencyMs: number;
 }
 
-const summaries = new WeakMap<CellSums, CellSummary>();
-
-function summaryOf(cell: CellSums): CellSummary {
-  const s = summaries.get(cell);
-  if (
-    s !== undefined &&
-    s.n === cell.n &&
-    s.q === cell.q &&
-    s.q2 === cell.q2 &&
-    s.requests === cell.requests &&
-    s.failures === cell.failures &&
-    s.costUsd === cell.costUsd &&
-    s.latencyHist === cell.latencyHist
-  )
-    return s;
-  const fresh = summarise(cell);
-  summaries.set(cell, fresh);
-  return fresh;
-}
-
-function summarise(cell: CellSums): CellSummary {
+function decisionView(cell: CellSums, decay: number, withLatency: boolean): DecisionView {
   const scale = evidenceScale(cell);
   const mean = qualityMean(cell, scale);
+  const hasN = mean === mean;
   const calls = cell.requests + cell.failures;
   const hasCalls = calls > scale && calls > 0;
-  const h = cell.latencyHist;
-  let total = 0;
-  for (let i = 0; i < h.length; i++) total += h[i]!;
+  let p50 = Number.NaN;
+  if (withLatency) {
+    let total = 0;
+    const h = cell.latencyHist;
+    for (let i = 0; i < h.length; i++) total += h[i]!;
+    if (total > scale && total > 0) p50 = histogramQuantile(h, 0.5, total);
+  }
   return {
-    n: cell.n,
-    q: cell.q,
-    q2: cell.q2,
-    requests: cell.requests,
-    failures: cell.failures,
-    costUsd: cell.costUsd,
-    latencyHist: h,
+    n: cell.n * decay,
     mean,
-    variance: mean === mean ? Math.max(0, cell.q2 / cell.n - mean * mean) : Number.NaN,
-    calls,
+    variance: hasN ? Math.max(0, cell.q2 / cell.n - mean * mean) : Number.NaN,
+    requests: cell.requests * decay,
+    calls: calls * decay,
     avgCostUsd: hasCalls ? cell.costUsd / calls : Number.NaN,
     failureRate: hasCalls ? cell.failures / calls : Number.NaN,
-    p50LatencyMs: total > scale && total > 0 ? histogramQuantile(h, 0.5, total) : Number.NaN,
+    p50LatencyMs: p50,
   };
 }
 
@@ -451,15 +410,11 @@ const OBSERVED_LATENCY = 1;
 const OBSERVED_FAILURE = 2;
 type Observed = typeof OBSERVED_COST | typeof OBSERVED_LATENCY | typeof OBSERVED_FAILURE;
 
-/**
- * Observed average blended with a catalog estimate worth `strength` pseudo-observations (personal and
- * global cells, their counts decayed to the decision's instant).
- */
+/** Observed average blended with a catalog estimate worth `strength` pseudo-observations (personal and global cells). */
 function blendObserved(
   catalog: number,
-  p: CellSummary | undefined,
-  g: CellSummary | undefined,
-  decay: number,
+  p: DecisionView | undefined,
+  g: DecisionView | undefined,
   what: Observed,
   strength: number,
 ): number {
@@ -467,7 +422,7 @@ function blendObserved(
   let den = strength;
   if (p !== undefined) {
     const x = what === OBSERVED_COST ? p.avgCostUsd : what === OBSERVED_LATENCY ? p.p50LatencyMs : p.failureRate;
-    const n = (what === OBSERVED_LATENCY ? p.requests : p.calls) * decay;
+    const n = what === OBSERVED_LATENCY ? p.requests : p.calls;
     if (x === x && n > 0) {
       num += x * n;
       den += n;
@@ -475,7 +430,7 @@ function blendObserved(
   }
   if (g !== undefined) {
     const x = what === OBSERVED_COST ? g.avgCostUsd : what === OBSERVED_LATENCY ? g.p50LatencyMs : g.failureRate;
-    const n = (what === OBSERVED_LATENCY ? g.requests : g.calls) * decay;
+    const n = what === OBSERVED_LATENCY ? g.requests : g.calls;
     if (x === x && n > 0) {
       num += x * n;
       den += n;
@@ -531,8 +486,8 @@ const NO_TASTE = Number.NaN;
  * dozen requests says more about it than the account's thin per-type cells; the per-type cell is
  * blended on top (blendEvidence). NO_TASTE without quality evidence on either side.
  */
-function tasteGap(personalPool: CellSums, globalPool: CellSummary, decay: number, cfg: ScoringConfig): number {
-  // Only the pool's mean is needed, which costs less to compute than to look up.
+function tasteGap(personalPool: CellSums, globalPool: DecisionView, decay: number, cfg: ScoringConfig): number {
+  // Only the mean and the evidence of the account's pool are needed: no full view on this hot path.
   const mean = qualityMean(personalPool, evidenceScale(personalPool));
   if (!(mean === mean) || !(globalPool.mean === globalPool.mean)) return NO_TASTE;
   const n = personalPool.n * decay;

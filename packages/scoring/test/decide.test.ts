@@ -112,23 +112,6 @@ describe('decide', () => {
     );
   });
 
-  it('reads a cell changed in place afresh, as if it were a new cell', () => {
-    fc.assert(
-      fc.property(fc.integer(), fc.double({ min: 0, max: 1, noNaN: true }), (seed, quality) => {
-        const personal = { big: cellOf(0.8, 3), small: cellOf(0.4, 2) };
-        decide(base({ rng: mulberry32(seed), personal }));
-        // A careless caller adds a contribution to a cell object it already passed to decide().
-        const extra = cellOf(quality, 4, 1, 0.02, 20_000);
-        const changed = personal.big;
-        for (const k of ['n', 'q', 'q2', 'requests', 'costUsd'] as const) changed[k] += extra[k];
-        changed.latencyHist = addCells(changed, extra).latencyHist;
-        const again = decide(base({ rng: mulberry32(seed), personal }));
-        const fresh = decide(base({ rng: mulberry32(seed), personal: { big: { ...changed }, small: personal.small } }));
-        expect(again).to.deep.equal(fresh);
-      }),
-    );
-  });
-
   it('prefers the cheap model under the cost preference and the strong one under quality, once evidence is in', () => {
     const global: Record<string, GlobalCellSums> = {
       big: { ...cellOf(0.9, 200, 1, 0.02), contributors: 10 },
