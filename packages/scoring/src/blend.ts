@@ -61,25 +61,87 @@ export function blendQuality(
   prior: number,
   personal: CellView | undefined,
   global: CellView | undefined,
-  cfg: Pick<ScoringConfig, 'priorStrength' | 'globalPriorStrength' | 'typePoolStrength' | 'exploration'>,
+  cfg: BlendConfig,
   pooled?: CellView | undefined,
 ): QualityEstimate {
   return blendEvidence(prior, evidenceOf(personal), evidenceOf(global), cfg, evidenceOf(pooled));
 }
 
 /**
- * blendQuality on quality evidence: the decision path's form (locals only, no intermediate objects).
- * `taste` (an account's taste for the model: decide's tasteGap) shifts the everyone-level estimate
- * before the account's own cell of this type is blended in; the global-only figures leave it out.
+ * blendQuality on quality evidence. `taste` (an account's taste for the model: decide's tasteGap)
+ * shifts the everyone-level estimate before the account's own cell of this type is blended in; the
+ * global-only figures leave it out.
  */
 export function blendEvidence(
   prior: number,
   personal: QualityEvidence | undefined,
   global: QualityEvidence | undefined,
-  cfg: Pick<ScoringConfig, 'priorStrength' | 'globalPriorStrength' | 'typePoolStrength' | 'exploration'>,
+  cfg: BlendConfig,
   pooled?: QualityEvidence | undefined,
   taste = 0,
 ): QualityEstimate {
+  const src = new Float64Array(EVIDENCE_SIZE);
+  putEvidence(src, EVIDENCE_PERSONAL, personal);
+  putEvidence(src, EVIDENCE_GLOBAL, global);
+  putEvidence(src, EVIDENCE_POOLED, pooled);
+  const out = new Float64Array(ESTIMATE_SIZE);
+  blendInto(out, 0, prior, src, 0, true, true, cfg, taste);
+  return {
+    mean: out[EST_MEAN]!,
+    variance: out[EST_VARIANCE]!,
+    evidence: out[EST_EVIDENCE]!,
+    globalMean: out[EST_GLOBAL_MEAN]!,
+    globalVariance: out[EST_GLOBAL_VARIANCE]!,
+    personalWeight: out[EST_PERSONAL_WEIGHT]!,
+    nPersonal: out[EST_N_PERSONAL]!,
+    nGlobal: out[EST_N_GLOBAL]!,
+  };
+}
+
+function putEvidence(src: Float64Array, at: number, e: QualityEvidence | undefined): void {
+  src[at] = e === undefined ? 0 : e.n;
+  src[at + 1] = e === undefined ? Number.NaN : e.mean;
+  src[at + 2] = e === undefined ? Number.NaN : e.variance;
+}
+
+type BlendConfig = Pick<ScoringConfig, 'priorStrength' | 'globalPriorStrength' | 'typePoolStrength' | 'exploration'>;
+
+/**
+ * The evidence blendInto reads: (n, mean, variance) of the personal cell, the global cell and the
+ * pooled (all-types) cell, in this order from its offset; an absent level has mean NaN.
+ */
+export const EVIDENCE_PERSONAL = 0;
+export const EVIDENCE_GLOBAL = 3;
+export const EVIDENCE_POOLED = 6;
+export const EVIDENCE_SIZE = 9;
+
+/** Offsets of a QualityEstimate's fields in the arrays blendInto writes. */
+export const EST_MEAN = 0;
+export const EST_VARIANCE = 1;
+export const EST_EVIDENCE = 2;
+export const EST_GLOBAL_MEAN = 3;
+export const EST_GLOBAL_VARIANCE = 4;
+export const EST_PERSONAL_WEIGHT = 5;
+export const EST_N_PERSONAL = 6;
+export const EST_N_GLOBAL = 7;
+export const ESTIMATE_SIZE = 8;
+
+/**
+ * The blend on arrays: evidence from `src` at `from` (see EVIDENCE_*), the estimate into `out` at `at`
+ * (see EST_*), leaving out the personal or the pooled level on request. The decision's form, which
+ * allocates nothing; the one implementation of the blend.
+ */
+export function blendInto(
+  out: Float64Array,
+  at: number,
+  prior: number,
+  src: Float64Array,
+  from: number,
+  withPersonal: boolean,
+  withPooled: boolean,
+  cfg: BlendConfig,
+  taste: number,
+): void {
   const k = cfg.priorStrength;
   const k0 = cfg.globalPriorStrength;
   const kt = cfg.typePoolStrength;
@@ -87,50 +149,52 @@ export function blendEvidence(
   let sigma2 = Math.max(cfg.exploration.priorVariance, cfg.exploration.minVariance);
   let evidence = k0;
   // Level 1: the model over all query types (mean === mean: not NaN).
-  const nX = pooled !== undefined && pooled.mean === pooled.mean ? pooled.n : 0;
+  const x = from + EVIDENCE_POOLED;
+  const meanX = src[x + 1]!;
+  const nX = withPooled && meanX === meanX ? src[x]! : 0;
   if (nX > 0) {
     const borrowed = Math.min(k0, evidence);
-    const v = pooledVariance(pooled!.variance, nX, cfg);
-    mean = (nX * pooled!.mean + k0 * mean) / (nX + k0);
+    const v = pooledVariance(src[x + 2]!, nX, cfg);
+    mean = (nX * meanX + k0 * mean) / (nX + k0);
     sigma2 = (nX * v + borrowed * sigma2) / (nX + borrowed);
     evidence = Math.max(evidence, nX + borrowed);
   }
   // The per-type level gives the pooled estimate at most typePoolStrength observations of weight.
   evidence = Math.min(evidence, kt);
   // Level 2: everyone, this query type.
-  const nG = global !== undefined && global.mean === global.mean ? global.n : 0;
+  const g = from + EVIDENCE_GLOBAL;
+  const meanG = src[g + 1]!;
+  const nG = meanG === meanG ? src[g]! : 0;
   if (nG > 0) {
     const borrowed = Math.min(kt, evidence);
-    const v = pooledVariance(global!.variance, nG, cfg);
-    mean = (nG * global!.mean + kt * mean) / (nG + kt);
+    const v = pooledVariance(src[g + 2]!, nG, cfg);
+    mean = (nG * meanG + kt * mean) / (nG + kt);
     sigma2 = (nG * v + borrowed * sigma2) / (nG + borrowed);
     evidence = Math.max(evidence, nG + borrowed);
   }
-  const globalMean = mean;
-  const globalVariance = sigma2 / evidence;
+  out[at + EST_GLOBAL_MEAN] = mean;
+  out[at + EST_GLOBAL_VARIANCE] = sigma2 / evidence;
   if (taste !== 0) {
     const tasted = mean + taste;
     mean = tasted < 0 ? 0 : tasted > 1 ? 1 : tasted;
   }
   // Level 3: this account, this query type.
-  const nA = personal !== undefined && personal.mean === personal.mean ? personal.n : 0;
+  const a = from + EVIDENCE_PERSONAL;
+  const meanA = src[a + 1]!;
+  const nA = withPersonal && meanA === meanA ? src[a]! : 0;
   if (nA > 0) {
     const borrowed = Math.min(k, evidence);
-    const v = pooledVariance(personal!.variance, nA, cfg);
-    mean = (nA * personal!.mean + k * mean) / (nA + k);
+    const v = pooledVariance(src[a + 2]!, nA, cfg);
+    mean = (nA * meanA + k * mean) / (nA + k);
     sigma2 = (nA * v + borrowed * sigma2) / (nA + borrowed);
     evidence = Math.max(evidence, nA + borrowed);
   }
-  return {
-    mean,
-    variance: sigma2 / evidence,
-    evidence,
-    globalMean,
-    globalVariance,
-    personalWeight: nA / (nA + k),
-    nPersonal: nA,
-    nGlobal: nG,
-  };
+  out[at + EST_MEAN] = mean;
+  out[at + EST_VARIANCE] = sigma2 / evidence;
+  out[at + EST_EVIDENCE] = evidence;
+  out[at + EST_PERSONAL_WEIGHT] = nA / (nA + k);
+  out[at + EST_N_PERSONAL] = nA;
+  out[at + EST_N_GLOBAL] = nG;
 }
 
 /** Sample variance shrunk toward the prior variance (k0 pseudo-observations), floored. */

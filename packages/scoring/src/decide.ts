@@ -1,5 +1,20 @@
-import type { QualityEstimate, QualityEvidence } from './blend.js';
-import { blendEvidence, personalWeight as weightOf, stageFor } from './blend.js';
+import {
+  ESTIMATE_SIZE,
+  EVIDENCE_GLOBAL,
+  EVIDENCE_PERSONAL,
+  EVIDENCE_POOLED,
+  EVIDENCE_SIZE,
+  EST_EVIDENCE,
+  EST_GLOBAL_MEAN,
+  EST_GLOBAL_VARIANCE,
+  EST_MEAN,
+  EST_N_PERSONAL,
+  EST_PERSONAL_WEIGHT,
+  EST_VARIANCE,
+  blendInto,
+  personalWeight as weightOf,
+  stageFor,
+} from './blend.js';
 import type { CellSums, GlobalCellSums } from './cells.js';
 import { epochScale, histogramQuantile, isGlobalCellUsable } from './cells.js';
 import type { ScoringConfig } from './config.js';
@@ -123,28 +138,69 @@ export function catalogCostUsd(c: CandidateModel, promptTokens: number, completi
   return (promptTokens * c.inputPerMTok + completionTokens * c.outputPerMTok) / 1e6;
 }
 
-interface Work {
-  c: CandidateModel;
-  est: QualityEstimate;
-  p: QualityEvidence | undefined;
-  g: QualityEvidence | undefined;
-  pool: QualityEvidence | undefined;
-  /** The pool comes from the account's own cells (the global-only view must not see it). */
-  personalPool: boolean;
-  /** The account's shrunk gap to everyone on this model over all types (NO_TASTE without evidence on both sides). */
-  taste: number;
-  prior: number;
-  /** Evidence, and its gap to the prior, of the model's broadest record (all types, else this type). */
-  lvN: number;
-  /** The same evidence if it is global (visible to the global-only view), else 0. */
-  lvNG: number;
-  lvGap: number;
-  cost: number;
-  latency: number;
-  logLatency: number;
-  failureRate: number;
-  z: number;
+/**
+ * The numbers of one decision live in reused typed arrays, not in objects per candidate, and go to
+ * the functions it calls as arrays and offsets, not as number arguments (V8 boxes a double passed to
+ * a function it does not inline). A decision then allocates little beyond what it returns: 7 KB, not
+ * the 26 KB of an object per candidate and cell, which on a machine with busy shared caches cost more
+ * than the arithmetic, every new object being a cache miss. Per eligible candidate, STRIDE numbers at
+ * i * STRIDE:
+ */
+const F_COST = 0;
+const F_LATENCY = 1;
+const F_LOG_LATENCY = 2;
+const F_FAILURE = 3;
+const F_PRIOR = 4;
+/** Evidence, and its gap to the prior, of the model's broadest record (all types, else this type). */
+const F_LEVEL_N = 5;
+/** The same evidence if it is global (visible to the global-only view), else 0. */
+const F_LEVEL_N_GLOBAL = 6;
+const F_LEVEL_GAP = 7;
+/** The account's shrunk gap to everyone on this model over all types (NO_TASTE without evidence on both sides). */
+const F_TASTE = 8;
+/** 1 when the pool comes from the account's own cells (the global-only view must not see it). */
+const F_PERSONAL_POOL = 9;
+/** The learned level of its catalog prior (priorLevels), and the same from global records only. */
+const F_LEVEL = 10;
+const F_LEVEL_GLOBAL = 11;
+/** Quality evidence of the personal, global and pooled cells, as blendInto reads it (EVIDENCE_*). */
+const F_EVIDENCE = 12;
+const F_Z = F_EVIDENCE + EVIDENCE_SIZE;
+const STRIDE = F_Z + 1;
+
+/** What the decision reads from a cell, at the offsets below of a view array. */
+const V_N = 0;
+const V_MEAN = 1;
+const V_VARIANCE = 2;
+const V_REQUESTS = 3;
+const V_CALLS = 4;
+const V_AVG_COST = 5;
+const V_FAILURE = 6;
+/** Median latency from the histogram (robust to the long answers that inflate a mean). */
+const V_P50_LATENCY = 7;
+/** Input: the decision's decay factor, set once (a number passed as an argument is boxed on every call). */
+const V_DECAY = 8;
+const VIEW_SIZE = 9;
+
+class Scratch {
+  f = new Float64Array(16 * STRIDE);
+  est = new Float64Array(16 * ESTIMATE_SIZE);
+  models: CandidateModel[] = [];
+  readonly p = new Float64Array(VIEW_SIZE);
+  readonly g = new Float64Array(VIEW_SIZE);
+  readonly x = new Float64Array(VIEW_SIZE);
+  readonly globalOnly = new Float64Array(ESTIMATE_SIZE);
+  inUse = false;
+
+  reserve(candidates: number): void {
+    if (this.f.length < candidates * STRIDE) {
+      this.f = new Float64Array(candidates * STRIDE);
+      this.est = new Float64Array(candidates * ESTIMATE_SIZE);
+    }
+  }
 }
+
+const shared = new Scratch();
 
 /**
  * Choose a model: constraints first, then Thompson sampling on utility. Deterministic for a given
@@ -159,12 +215,28 @@ export function decide(input: DecideInput): Decision {
     );
   if (!(input.promptTokens >= 0))
     throw new ScoringError('INVALID_ARGUMENT', `promptTokens must be >= 0; got ${input.promptTokens}.`);
+  // The caller's rng runs inside a decision; should it decide in turn, that decision gets its own arrays.
+  const s = shared.inUse ? new Scratch() : shared;
+  s.inUse = true;
+  try {
+    return decideWith(input, cfg, s);
+  } finally {
+    s.inUse = false;
+    s.models.length = 0;
+  }
+}
+
+function decideWith(input: DecideInput, cfg: ScoringConfig, s: Scratch): Decision {
   const completion = input.expectedCompletionTokens ?? EXPECTED_COMPLETION_TOKENS[input.queryType];
   const cons = input.constraints ?? {};
   const rejected: CandidateRejection[] = [];
-  const work: Work[] = [];
-  let personalTotal = 0;
+  s.reserve(input.candidates.length);
+  const { f, est, models, p: vp, g: vg, x: vx } = s;
+  let count = 0;
   const decay = 1 / epochScale(input.nowMs, cfg);
+  vp[V_DECAY] = decay;
+  vg[V_DECAY] = decay;
+  vx[V_DECAY] = decay;
   const pooledGlobal = input.pooled?.global;
   const pooledPersonal = input.pooled?.personal;
 
@@ -197,10 +269,12 @@ export function decide(input: DecideInput): Decision {
     }
     const pCell = lookup(input.personal, c.id);
     const gCell = lookup(input.global, c.id);
-    const p = pCell ? decisionView(pCell, decay, true) : undefined;
-    const g = gCell && isGlobalCellUsable(gCell, cfg) ? decisionView(gCell, decay, true) : undefined;
+    const hasG = gCell !== undefined && isGlobalCellUsable(gCell, cfg);
+    readView(pCell, true, vp);
+    readView(hasG ? gCell : undefined, true, vg);
     const catalogCost = catalogCostUsd(c, input.promptTokens, completion);
-    const cost = blendObserved(catalogCost, p, g, OBSERVED_COST, cfg.catalogCostStrength);
+    const strength = cfg.catalogCostStrength;
+    const cost = blendObserved(catalogCost, vp[V_AVG_COST]!, vp[V_CALLS]!, vg[V_AVG_COST]!, vg[V_CALLS]!, strength);
     if (cons.maxCostUsd !== undefined && cost > cons.maxCostUsd) {
       rejected.push({
         model: c.id,
@@ -209,81 +283,75 @@ export function decide(input: DecideInput): Decision {
       });
       continue;
     }
-    const latency = blendObserved(c.typicalLatencyMs ?? 2000, p, g, OBSERVED_LATENCY, cfg.catalogCostStrength);
-    const failureRate = blendObserved(0, p, g, OBSERVED_FAILURE, cfg.catalogCostStrength);
+    const latency = blendObserved(
+      c.typicalLatencyMs ?? 2000,
+      vp[V_P50_LATENCY]!,
+      vp[V_REQUESTS]!,
+      vg[V_P50_LATENCY]!,
+      vg[V_REQUESTS]!,
+      strength,
+    );
+    const failureRate = blendObserved(0, vp[V_FAILURE]!, vp[V_CALLS]!, vg[V_FAILURE]!, vg[V_CALLS]!, strength);
     const gPool = lookup(pooledGlobal, c.id);
     const pPool = lookup(pooledPersonal, c.id);
     const poolCell = gPool && isGlobalCellUsable(gPool, cfg) ? gPool : pPool;
-    const pool = poolCell ? decisionView(poolCell, decay, false) : undefined;
+    const hasX = poolCell !== undefined;
+    readView(poolCell, false, vx);
     const prior = priorQualityOf(c, input.queryType);
-    const personalPool = poolCell !== undefined && poolCell === pPool;
-    const taste =
-      !personalPool && pool !== undefined && pPool !== undefined ? tasteGap(pPool, pool, decay, cfg) : NO_TASTE;
+    const personalPool = hasX && poolCell === pPool;
     // The catalog level: a model's record over all query types, else its record in this type.
-    const level = pool !== undefined && pool.mean === pool.mean ? pool : g !== undefined && g.mean === g.mean ? g : p;
-    const lvN = level !== undefined && level.mean === level.mean && level.n > 0 ? level.n : 0;
-    const lvGap = lvN > 0 ? level!.mean - prior : 0;
-    const lvNG = level !== p && !personalPool ? lvN : 0;
-    work.push({
-      c,
-      est: EMPTY_ESTIMATE,
-      p,
-      g,
-      pool,
-      personalPool,
-      taste,
-      prior,
-      lvN,
-      lvNG,
-      lvGap,
-      cost,
-      latency,
-      logLatency: safeLog(latency),
-      failureRate,
-      z: 0,
-    });
+    const level = vx[V_MEAN] === vx[V_MEAN] ? vx : vg[V_MEAN] === vg[V_MEAN] ? vg : vp;
+    const lvN = level[V_MEAN] === level[V_MEAN] && level[V_N]! > 0 ? level[V_N]! : 0;
+    const at = count * STRIDE;
+    f[at + F_COST] = cost;
+    f[at + F_LATENCY] = latency;
+    f[at + F_LOG_LATENCY] = Math.log(latency > 1e-9 ? latency : 1e-9);
+    f[at + F_FAILURE] = failureRate;
+    f[at + F_PRIOR] = prior;
+    f[at + F_LEVEL_N] = lvN;
+    f[at + F_LEVEL_N_GLOBAL] = level !== vp && !personalPool ? lvN : 0;
+    f[at + F_LEVEL_GAP] = lvN > 0 ? level[V_MEAN]! - prior : 0;
+    if (!personalPool && hasX && pPool !== undefined) tasteGap(pPool, vx, cfg, f, at + F_TASTE);
+    else f[at + F_TASTE] = NO_TASTE;
+    f[at + F_PERSONAL_POOL] = personalPool ? 1 : 0;
+    copyEvidence(vp, f, at + F_EVIDENCE + EVIDENCE_PERSONAL);
+    copyEvidence(vg, f, at + F_EVIDENCE + EVIDENCE_GLOBAL);
+    copyEvidence(vx, f, at + F_EVIDENCE + EVIDENCE_POOLED);
+    models.push(c);
+    count++;
   }
-  if (work.length === 0) throw new NoEligibleModelError(rejected);
-  centreTastes(work);
+  if (count === 0) throw new NoEligibleModelError(rejected);
+  centreTastes(f, count);
   // Catalog priors are guesses on their own scale; the level of the quality signals is learned from
-  // the candidates that have a record (see priorOffset). Global-only view: global records only.
-  for (const w of work) {
-    let shift = NO_LEVEL;
-    let shiftG = NO_LEVEL;
-    for (let j = 0; j < work.length; j++) {
-      const o = work[j]!;
-      if (o.lvN === 0) continue;
-      const d = o.prior - w.prior;
-      const kern = 1 - (d < 0 ? -d : d) / PRIOR_LEVEL_BANDWIDTH;
-      if (kern <= 0) continue;
-      const level = priorOffset(kern * o.lvN, o.lvGap, cfg);
-      if (level > shift) shift = level;
-      if (o.lvNG > 0) {
-        const levelG = priorOffset(kern * o.lvNG, o.lvGap, cfg);
-        if (levelG > shiftG) shiftG = levelG;
-      }
-    }
-    if (shift === NO_LEVEL) shift = 0;
-    if (shiftG === NO_LEVEL) shiftG = 0;
-    const prior = clamp01(w.prior + shift);
-    w.est = blendEvidence(prior, w.p, w.g, cfg, w.pool, w.taste);
-    if (w.personalPool || shift !== shiftG) {
+  // the candidates that have a record. Global-only view: global records only.
+  priorLevels(f, count, cfg.globalPriorStrength);
+  let personalTotal = 0;
+  for (let i = 0; i < count; i++) {
+    const at = i * STRIDE;
+    const priorI = f[at + F_PRIOR]!;
+    const shift = f[at + F_LEVEL]!;
+    const shiftG = f[at + F_LEVEL_GLOBAL]!;
+    const e = i * ESTIMATE_SIZE;
+    const personalPool = f[at + F_PERSONAL_POOL] === 1;
+    blendInto(est, e, clamp01(priorI + shift), f, at + F_EVIDENCE, true, true, cfg, f[at + F_TASTE]!);
+    if (personalPool || shift !== shiftG) {
       // The global-only view sees neither the account's own pool nor its effect on the prior level.
-      const gOnly = blendEvidence(clamp01(w.prior + shiftG), undefined, w.g, cfg, w.personalPool ? undefined : w.pool);
-      w.est.globalMean = gOnly.mean;
-      w.est.globalVariance = gOnly.variance;
+      const gOnly = s.globalOnly;
+      blendInto(gOnly, 0, clamp01(priorI + shiftG), f, at + F_EVIDENCE, false, !personalPool, cfg, 0);
+      est[e + EST_GLOBAL_MEAN] = gOnly[EST_MEAN]!;
+      est[e + EST_GLOBAL_VARIANCE] = gOnly[EST_VARIANCE]!;
     }
-    personalTotal += w.est.nPersonal;
+    personalTotal += est[e + EST_N_PERSONAL]!;
   }
-  for (const w of work) w.z = normal(input.rng);
+  for (let i = 0; i < count; i++) f[i * STRIDE + F_Z] = normal(input.rng);
 
   const lambdas = cfg.lambdas[input.preference];
   let maxCost = 0;
   let loLat = Infinity;
   let hiLat = -Infinity;
-  for (let i = 0; i < work.length; i++) {
-    const c = work[i]!.cost;
-    const ll = work[i]!.logLatency;
+  for (let i = 0; i < count; i++) {
+    const c = f[i * STRIDE + F_COST]!;
+    const ll = f[i * STRIDE + F_LOG_LATENCY]!;
     if (c > maxCost) maxCost = c;
     if (ll < loLat) loLat = ll;
     if (ll > hiLat) hiLat = ll;
@@ -295,14 +363,19 @@ export function decide(input: DecideInput): Decision {
   let bestGlobalIdx = 0;
   let bestU = -Infinity;
   let bestGlobalU = -Infinity;
-  for (let i = 0; i < work.length; i++) {
-    const w = work[i]!;
-    const normCost = maxCost > 0 ? w.cost / maxCost : 0;
-    const normLat = (w.logLatency - loLat) / spanLat;
-    const penalty = lambdas.cost * normCost + lambdas.latency * normLat + lambdas.failure * w.failureRate;
-    const sd = Math.sqrt(w.est.variance);
-    const sampled = w.est.mean + scale * sd * w.z - penalty;
-    const sampledGlobal = w.est.globalMean + scale * Math.sqrt(w.est.globalVariance) * w.z - penalty;
+  for (let i = 0; i < count; i++) {
+    const at = i * STRIDE;
+    const e = i * ESTIMATE_SIZE;
+    const c = models[i]!;
+    const cost = f[at + F_COST]!;
+    const z = f[at + F_Z]!;
+    const mean = est[e + EST_MEAN]!;
+    const normCost = maxCost > 0 ? cost / maxCost : 0;
+    const normLat = (f[at + F_LOG_LATENCY]! - loLat) / spanLat;
+    const penalty = lambdas.cost * normCost + lambdas.latency * normLat + lambdas.failure * f[at + F_FAILURE]!;
+    const sd = Math.sqrt(est[e + EST_VARIANCE]!);
+    const sampled = mean + scale * sd * z - penalty;
+    const sampledGlobal = est[e + EST_GLOBAL_MEAN]! + scale * Math.sqrt(est[e + EST_GLOBAL_VARIANCE]!) * z - penalty;
     if (sampled > bestU) {
       bestU = sampled;
       bestIdx = i;
@@ -312,17 +385,17 @@ export function decide(input: DecideInput): Decision {
       bestGlobalIdx = i;
     }
     scored.push({
-      model: w.c.id,
-      provider: w.c.provider,
-      estimatedQuality: w.est.mean,
-      globalQuality: w.est.globalMean,
+      model: c.id,
+      provider: c.provider,
+      estimatedQuality: mean,
+      globalQuality: est[e + EST_GLOBAL_MEAN]!,
       qualityStdDev: sd,
-      estimatedCostUsd: w.cost,
-      estimatedLatencyMs: w.latency,
-      utility: w.est.mean - penalty,
+      estimatedCostUsd: cost,
+      estimatedLatencyMs: f[at + F_LATENCY]!,
+      utility: mean - penalty,
       sampledUtility: sampled,
-      personalWeight: w.est.personalWeight,
-      evidence: w.est.evidence,
+      personalWeight: est[e + EST_PERSONAL_WEIGHT]!,
+      evidence: est[e + EST_EVIDENCE]!,
     });
   }
   const order: number[] = [];
@@ -343,37 +416,29 @@ export function decide(input: DecideInput): Decision {
   // Decision-level weight: the account's evidence for this type across its candidates.
   const pw = weightOf(personalTotal, cfg);
   return {
-    model: work[bestIdx]!.c.id,
+    model: models[bestIdx]!.id,
     ranked,
     stage: stageFor(pw, cfg),
     personalWeight: pw,
     changedByPersonal: bestIdx !== bestGlobalIdx,
-    globalOnlyModel: work[bestGlobalIdx]!.c.id,
+    globalOnlyModel: models[bestGlobalIdx]!.id,
     candidates: scored,
     rejected,
   };
 }
 
 /**
- * What the decision needs from a cell, read at the decision's instant. Every field is a double
- * (NaN when there is no such evidence), so V8 keeps them unboxed on this hot path.
+ * What the decision needs from a cell, read at the decision's instant, into `out` (see V_*). Every
+ * figure the cell has no evidence for is NaN, as is everything when there is no cell.
  */
-interface DecisionView {
-  n: number;
-  mean: number;
-  variance: number;
-  requests: number;
-  calls: number;
-  avgCostUsd: number;
-  failureRate: number;
-  /** Median latency from the histogram (robust to the long answers that inflate a mean). */
-  p50LatencyMs: number;
-}
-
-function decisionView(cell: CellSums, decay: number, withLatency: boolean): DecisionView {
+function readView(cell: CellSums | undefined, withLatency: boolean, out: Float64Array): void {
+  if (cell === undefined) {
+    out.fill(Number.NaN, 0, V_DECAY);
+    return;
+  }
+  const decay = out[V_DECAY]!;
   const scale = evidenceScale(cell);
   const mean = qualityMean(cell, scale);
-  const hasN = mean === mean;
   const calls = cell.requests + cell.failures;
   const hasCalls = calls > scale && calls > 0;
   let p50 = Number.NaN;
@@ -383,16 +448,21 @@ function decisionView(cell: CellSums, decay: number, withLatency: boolean): Deci
     for (let i = 0; i < h.length; i++) total += h[i]!;
     if (total > scale && total > 0) p50 = histogramQuantile(h, 0.5, total);
   }
-  return {
-    n: cell.n * decay,
-    mean,
-    variance: hasN ? Math.max(0, cell.q2 / cell.n - mean * mean) : Number.NaN,
-    requests: cell.requests * decay,
-    calls: calls * decay,
-    avgCostUsd: hasCalls ? cell.costUsd / calls : Number.NaN,
-    failureRate: hasCalls ? cell.failures / calls : Number.NaN,
-    p50LatencyMs: p50,
-  };
+  out[V_N] = cell.n * decay;
+  out[V_MEAN] = mean;
+  out[V_VARIANCE] = mean === mean ? Math.max(0, cell.q2 / cell.n - mean * mean) : Number.NaN;
+  out[V_REQUESTS] = cell.requests * decay;
+  out[V_CALLS] = calls * decay;
+  out[V_AVG_COST] = hasCalls ? cell.costUsd / calls : Number.NaN;
+  out[V_FAILURE] = hasCalls ? cell.failures / calls : Number.NaN;
+  out[V_P50_LATENCY] = p50;
+}
+
+/** A view's quality evidence (n, mean, variance) into `f` at `at`. */
+function copyEvidence(view: Float64Array, f: Float64Array, at: number): void {
+  f[at] = view[V_N]!;
+  f[at + 1] = view[V_MEAN]!;
+  f[at + 2] = view[V_VARIANCE]!;
 }
 
 /** Sums below this are rounding left over from removed contributions, not evidence. */
@@ -405,36 +475,20 @@ function qualityMean(cell: CellSums, scale: number): number {
   return cell.n > scale && cell.n > 0 ? cell.q / cell.n : Number.NaN;
 }
 
-const OBSERVED_COST = 0;
-const OBSERVED_LATENCY = 1;
-const OBSERVED_FAILURE = 2;
-type Observed = typeof OBSERVED_COST | typeof OBSERVED_LATENCY | typeof OBSERVED_FAILURE;
-
-/** Observed average blended with a catalog estimate worth `strength` pseudo-observations (personal and global cells). */
-function blendObserved(
-  catalog: number,
-  p: DecisionView | undefined,
-  g: DecisionView | undefined,
-  what: Observed,
-  strength: number,
-): number {
+/**
+ * An observed average (NaN when unknown) of the personal and the global cell, each weighted by its
+ * count, blended with a catalog estimate worth `strength` pseudo-observations.
+ */
+function blendObserved(catalog: number, px: number, pn: number, gx: number, gn: number, strength: number): number {
   let num = catalog * strength;
   let den = strength;
-  if (p !== undefined) {
-    const x = what === OBSERVED_COST ? p.avgCostUsd : what === OBSERVED_LATENCY ? p.p50LatencyMs : p.failureRate;
-    const n = what === OBSERVED_LATENCY ? p.requests : p.calls;
-    if (x === x && n > 0) {
-      num += x * n;
-      den += n;
-    }
+  if (px === px && pn > 0) {
+    num += px * pn;
+    den += pn;
   }
-  if (g !== undefined) {
-    const x = what === OBSERVED_COST ? g.avgCostUsd : what === OBSERVED_LATENCY ? g.p50LatencyMs : g.failureRate;
-    const n = what === OBSERVED_LATENCY ? g.requests : g.calls;
-    if (x === x && n > 0) {
-      num += x * n;
-      den += n;
-    }
+  if (gx === gx && gn > 0) {
+    num += gx * gn;
+    den += gn;
   }
   return den > 0 ? num / den : catalog;
 }
@@ -465,13 +519,38 @@ function missingCapabilities(required: readonly string[], has: readonly string[]
  * model is found to score well above its tier guess, a model with no record is never sampled again.
  * Each candidate with a record offers its gap (observed quality minus catalog prior), shrunk toward
  * 0 by the catalog prior's strength (globalPriorStrength pseudo-observations) and weighted by how
- * close its prior is; a candidate's level is the best of these among its neighbours. The best, not
+ * close its prior is (k0 = globalPriorStrength); a candidate's level (F_LEVEL; F_LEVEL_GLOBAL from global
+ * records only) is the best of these among its neighbours. The best, not
  * the mean: an untried model of a tier may be as good as the tier's best tried model, and with the
  * mean the first poor model of a tier (claude-1 tried before any GPT-4) pulled its untried siblings
  * below a mid-tier model for the rest of a replay.
  */
-function priorOffset(weight: number, gap: number, cfg: ScoringConfig): number {
-  return (weight * gap) / (weight + cfg.globalPriorStrength);
+function priorLevels(f: Float64Array, count: number, k0: number): void {
+  for (let i = 0; i < count; i++) {
+    const prior = f[i * STRIDE + F_PRIOR]!;
+    let shift = NO_LEVEL;
+    let shiftG = NO_LEVEL;
+    for (let j = 0; j < count; j++) {
+      const o = j * STRIDE;
+      const lvN = f[o + F_LEVEL_N]!;
+      if (lvN === 0) continue;
+      const d = f[o + F_PRIOR]! - prior;
+      const kern = 1 - (d < 0 ? -d : d) / PRIOR_LEVEL_BANDWIDTH;
+      if (kern <= 0) continue;
+      const gap = f[o + F_LEVEL_GAP]!;
+      const weight = kern * lvN;
+      const level = (weight * gap) / (weight + k0);
+      if (level > shift) shift = level;
+      const lvNG = f[o + F_LEVEL_N_GLOBAL]!;
+      if (lvNG > 0) {
+        const weightG = kern * lvNG;
+        const levelG = (weightG * gap) / (weightG + k0);
+        if (levelG > shiftG) shiftG = levelG;
+      }
+    }
+    f[i * STRIDE + F_LEVEL] = shift === NO_LEVEL ? 0 : shift;
+    f[i * STRIDE + F_LEVEL_GLOBAL] = shiftG === NO_LEVEL ? 0 : shiftG;
+  }
 }
 
 const NO_LEVEL = -Infinity;
@@ -484,14 +563,25 @@ const NO_TASTE = Number.NaN;
  * find the model over all query types than everyone's do, shrunk toward 0 by the personal prior
  * strength k. A preference for a model's style shows in every type, so the all-types record of a few
  * dozen requests says more about it than the account's thin per-type cells; the per-type cell is
- * blended on top (blendEvidence). NO_TASTE without quality evidence on either side.
+ * blended on top (blendInto). Written to `out` at `at`; NO_TASTE without quality evidence on either
+ * side. `globalPool` is the view of the model's global pool (its mean and the decision's decay).
  */
-function tasteGap(personalPool: CellSums, globalPool: DecisionView, decay: number, cfg: ScoringConfig): number {
+function tasteGap(
+  personalPool: CellSums,
+  globalPool: Float64Array,
+  cfg: ScoringConfig,
+  out: Float64Array,
+  at: number,
+): void {
   // Only the mean and the evidence of the account's pool are needed: no full view on this hot path.
   const mean = qualityMean(personalPool, evidenceScale(personalPool));
-  if (!(mean === mean) || !(globalPool.mean === globalPool.mean)) return NO_TASTE;
-  const n = personalPool.n * decay;
-  return ((mean - globalPool.mean) * n) / (n + cfg.priorStrength);
+  const globalMean = globalPool[V_MEAN]!;
+  if (!(mean === mean) || !(globalMean === globalMean)) {
+    out[at] = NO_TASTE;
+    return;
+  }
+  const n = personalPool.n * globalPool[V_DECAY]!;
+  out[at] = ((mean - globalMean) * n) / (n + cfg.priorStrength);
 }
 
 /**
@@ -499,40 +589,25 @@ function tasteGap(personalPool: CellSums, globalPool: DecisionView, decay: numbe
  * lowers every model alike for an account (its mix of query types, harder prompts, a stricter rater)
  * is not read as a preference for one model. Candidates without one get 0.
  */
-function centreTastes(work: Work[]): void {
+function centreTastes(f: Float64Array, count: number): void {
   let sum = 0;
-  let count = 0;
-  for (let i = 0; i < work.length; i++) {
-    const t = work[i]!.taste;
+  let tasted = 0;
+  for (let i = 0; i < count; i++) {
+    const t = f[i * STRIDE + F_TASTE]!;
     if (t !== t) continue;
     sum += t;
-    count++;
+    tasted++;
   }
-  const mean = count > 0 ? sum / count : 0;
-  for (let i = 0; i < work.length; i++) {
-    const w = work[i]!;
-    w.taste = w.taste === w.taste ? w.taste - mean : 0;
+  const mean = tasted > 0 ? sum / tasted : 0;
+  for (let i = 0; i < count; i++) {
+    const t = f[i * STRIDE + F_TASTE]!;
+    f[i * STRIDE + F_TASTE] = t === t ? t - mean : 0;
   }
 }
 
 /** Candidates whose catalog priors differ by less than this inform each other's prior level (triangular kernel). */
 const PRIOR_LEVEL_BANDWIDTH = 0.1;
 
-const EMPTY_ESTIMATE: QualityEstimate = Object.freeze({
-  mean: 0,
-  variance: 0,
-  evidence: 0,
-  globalMean: 0,
-  globalVariance: 0,
-  personalWeight: 0,
-  nPersonal: 0,
-  nGlobal: 0,
-});
-
 function clamp01(v: number): number {
   return v < 0 ? 0 : v > 1 ? 1 : v;
-}
-
-function safeLog(v: number): number {
-  return Math.log(v > 1e-9 ? v : 1e-9);
 }
