@@ -265,6 +265,37 @@ describe('decide', () => {
     expect(decide(base()).candidates.every((c) => Math.abs(c.estimatedQuality - 0.6) < 1e-12)).to.equal(true);
   });
 
+  it('keeps each of many candidates apart (more than its reused arrays first hold)', () => {
+    const many: CandidateModel[] = Array.from({ length: 40 }, (_, i) => ({
+      ...catalog[0]!,
+      id: `m${i}`,
+      inputPerMTok: i + 1,
+      priorQuality: 0.3 + i * 0.01,
+      typicalLatencyMs: 1000 + i,
+    }));
+    const d = decide(base({ candidates: many, config: makeScoringConfig({ exploration: { scale: 0 } }) }));
+    for (const [i, c] of d.candidates.entries()) {
+      expect(c.model).to.equal(`m${i}`);
+      expect(c.estimatedLatencyMs).to.equal(1000 + i);
+      expect(c.estimatedQuality).to.be.closeTo(0.3 + i * 0.01, 1e-12);
+      expect(c.estimatedCostUsd).to.be.closeTo((500 * (i + 1) + 700 * 30) / 1e6, 1e-15);
+    }
+    expect(decide(base()).candidates).to.have.length(3);
+  });
+
+  it('decides the same when the random source makes a decision of its own', () => {
+    const personal = { big: cellOf(0.8, 3), small: cellOf(0.4, 2) };
+    const plain = decide(base({ rng: mulberry32(9), personal }));
+    const draw = mulberry32(9);
+    let nested: string | undefined;
+    const rng = () => {
+      nested ??= decide(base({ rng: mulberry32(1), global: {} })).model;
+      return draw();
+    };
+    expect(decide(base({ rng, personal }))).to.deep.equal(plain);
+    expect(nested).to.be.a('string');
+  });
+
   it('rejects an unknown preference with a clear message', () => {
     expect(() => decide(base({ preference: 'fastest' as never }))).to.throw(
       /preference must be one of quality, balanced, cost, speed/,
