@@ -5,6 +5,9 @@
  * cells of one model replaced before each call, as a request routed to it replaces them in the router.
  * Also prints the memory a decision allocates: the median growth of the heap over blocks of calls
  * (a block in which the young generation was collected shrinks the heap and falls below the median).
+ * Last, how often the machine itself stalls this process: a loop that only reads the clock for a second
+ * counts the gaps between two reads. A call of d us meets a gap over 20 us with a chance of about
+ * d x (gaps a us), and once that is more than 1% the p99 is the machine's, not the decision's.
  * Run: pnpm exec tsx packages/scoring/bench/decide.bench.ts
  */
 import { getHeapStatistics } from 'node:v8';
@@ -112,4 +115,21 @@ for (let b = 0; b < 101; b++) {
 growth.sort((a, b) => a - b);
 console.log(
   `allocated about ${(growth[50]! / 1024).toFixed(1)} KB a decision (median heap growth over 101 blocks of ${BLOCK} calls; checksum ${sink.toFixed(0)})`,
+);
+
+const STALL_MS = 1000;
+const start = process.hrtime.bigint();
+let prev = start;
+let over20 = 0;
+let over50 = 0;
+for (;;) {
+  const now = process.hrtime.bigint();
+  const gap = Number(now - prev) / 1000;
+  if (gap > 20) over20++;
+  if (gap > 50) over50++;
+  prev = now;
+  if (Number(now - start) / 1e6 >= STALL_MS) break;
+}
+console.log(
+  `the machine: gaps over 20 us between two clock reads ${(over20 / STALL_MS).toFixed(2)} a ms, over 50 us ${(over50 / STALL_MS).toFixed(2)} a ms (a loop that only reads the clock for ${STALL_MS / 1000} s)`,
 );
