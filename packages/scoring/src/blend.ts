@@ -31,21 +31,6 @@ export interface QualityEstimate {
 }
 
 /**
- * The quality evidence of one cell, all doubles (NaN when absent) so that the decision path keeps
- * them unboxed.
- */
-export interface QualityEvidence {
-  n: number;
-  mean: number;
-  variance: number;
-}
-
-export function evidenceOf(view: CellView | undefined): QualityEvidence | undefined {
-  if (!view || view.mean === undefined) return undefined;
-  return { n: view.n, mean: view.mean, variance: view.variance ?? Number.NaN };
-}
-
-/**
  * Hierarchical shrinkage, broadest level first: the catalog prior (worth k0 = globalPriorStrength
  * observations); the model's cell pooled over all query types (optional: borrows strength across
  * types, worth at most typePoolStrength observations to the per-type estimate); the global cell of
@@ -64,28 +49,12 @@ export function blendQuality(
   cfg: BlendConfig,
   pooled?: CellView | undefined,
 ): QualityEstimate {
-  return blendEvidence(prior, evidenceOf(personal), evidenceOf(global), cfg, evidenceOf(pooled));
-}
-
-/**
- * blendQuality on quality evidence. `taste` (an account's taste for the model: decide's tasteGap)
- * shifts the everyone-level estimate before the account's own cell of this type is blended in; the
- * global-only figures leave it out.
- */
-export function blendEvidence(
-  prior: number,
-  personal: QualityEvidence | undefined,
-  global: QualityEvidence | undefined,
-  cfg: BlendConfig,
-  pooled?: QualityEvidence | undefined,
-  taste = 0,
-): QualityEstimate {
   const src = new Float64Array(EVIDENCE_SIZE);
   putEvidence(src, EVIDENCE_PERSONAL, personal);
   putEvidence(src, EVIDENCE_GLOBAL, global);
   putEvidence(src, EVIDENCE_POOLED, pooled);
   const out = new Float64Array(ESTIMATE_SIZE);
-  blendInto(out, 0, prior, src, 0, true, true, cfg, taste);
+  blendInto(out, 0, prior, src, 0, true, true, cfg, 0);
   return {
     mean: out[EST_MEAN]!,
     variance: out[EST_VARIANCE]!,
@@ -98,10 +67,11 @@ export function blendEvidence(
   };
 }
 
-function putEvidence(src: Float64Array, at: number, e: QualityEvidence | undefined): void {
-  src[at] = e === undefined ? 0 : e.n;
-  src[at + 1] = e === undefined ? Number.NaN : e.mean;
-  src[at + 2] = e === undefined ? Number.NaN : e.variance;
+/** A cell's quality evidence into `src` at `at`; no cell, or one without quality evidence, reads as absent. */
+function putEvidence(src: Float64Array, at: number, view: CellView | undefined): void {
+  src[at] = view === undefined ? 0 : view.n;
+  src[at + 1] = view?.mean ?? Number.NaN;
+  src[at + 2] = view?.variance ?? Number.NaN;
 }
 
 type BlendConfig = Pick<ScoringConfig, 'priorStrength' | 'globalPriorStrength' | 'typePoolStrength' | 'exploration'>;
@@ -128,8 +98,10 @@ export const ESTIMATE_SIZE = 8;
 
 /**
  * The blend on arrays: evidence from `src` at `from` (see EVIDENCE_*), the estimate into `out` at `at`
- * (see EST_*), leaving out the personal or the pooled level on request. The decision's form, which
- * allocates nothing; the one implementation of the blend.
+ * (see EST_*), leaving out the personal or the pooled level on request. `taste` (an account's taste
+ * for the model: decide's tasteGap) shifts the everyone-level estimate before the account's own cell of
+ * this type is blended in; the global-only figures leave it out. The decision's form, which allocates
+ * nothing; the one implementation of the blend (blendQuality is its form on cell views).
  */
 export function blendInto(
   out: Float64Array,
