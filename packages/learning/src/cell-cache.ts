@@ -1,4 +1,12 @@
-import { addCells, copyCell, emptyCell, globalCell, type CellSums, type GlobalCellSums } from '@routeplex/scoring';
+import {
+  addCells,
+  copyCell,
+  emptyCell,
+  globalCell,
+  withContributors,
+  type CellSums,
+  type GlobalCellSums,
+} from '@routeplex/scoring';
 import type { AccountCell, GlobalCell, Store } from '@routeplex/store';
 
 /** model id -> cell */
@@ -180,7 +188,7 @@ function scopeOf(rows: readonly (AccountCell | GlobalCell)[]): ScopeCells | Scop
       getOrCreate(scope.byType, row.queryType).set(row.model, globalCell(row, row.contributors));
       // A pooled global cell is backed by at least as many accounts as its best-backed type.
       const contributors = Math.max((pooled as GlobalCellSums | undefined)?.contributors ?? 0, row.contributors);
-      scope.pooled.set(row.model, globalCell(sum, contributors));
+      scope.pooled.set(row.model, withContributors(sum, contributors));
     } else {
       getOrCreate(scope.byType, row.queryType).set(row.model, copyCell(row));
       scope.pooled.set(row.model, sum);
@@ -195,17 +203,17 @@ function addInto<T extends CellSums>(
   queryType: string,
   model: string,
   delta: CellSums,
-  withContributors: (sum: CellSums, prev: T | undefined) => T,
+  asScopeCell: (sum: CellSums, prev: T | undefined) => T,
 ): void {
   for (const map of [getOrCreate(scope.byType, queryType), scope.pooled]) {
     const prev = map.get(model);
-    map.set(model, withContributors(addCells(prev ?? emptyCell(), delta), prev));
+    map.set(model, asScopeCell(addCells(prev ?? emptyCell(), delta), prev));
   }
 }
 
 const accountCell = (sum: CellSums): CellSums => sum;
 const globalSum = (sum: CellSums, prev: GlobalCellSums | undefined): GlobalCellSums =>
-  globalCell(sum, prev?.contributors ?? 0);
+  withContributors(sum, prev?.contributors ?? 0);
 
 function getOrCreate<T>(map: Map<string, Map<string, T>>, key: string): Map<string, T> {
   let inner = map.get(key);

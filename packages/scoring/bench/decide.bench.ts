@@ -20,6 +20,7 @@ import {
   emptyCell,
   globalCell,
   mulberry32,
+  withContributors,
 } from '../src/index.js';
 
 const NOW = Date.UTC(2026, 6, 1);
@@ -101,8 +102,8 @@ measure(', the four cells of one model new before each', (i) => {
   const id = candidates[i % candidates.length]!.id;
   personal.set(id, addCells(personal.get(id)!, answer));
   pooledPersonal.set(id, addCells(pooledPersonal.get(id)!, answer));
-  global.set(id, globalCell(addCells(global.get(id)!, answer), 12));
-  pooledGlobal.set(id, globalCell(addCells(pooledGlobal.get(id)!, answer), 40));
+  global.set(id, withContributors(addCells(global.get(id)!, answer), 12));
+  pooledGlobal.set(id, withContributors(addCells(pooledGlobal.get(id)!, answer), 40));
 });
 
 const BLOCK = 100;

@@ -69,8 +69,16 @@ export function copyCell(c: CellSums): CellSums {
 }
 
 export function globalCell(c: CellSums, contributors: number): GlobalCellSums {
-  // Added to every copy in the same way, the property gives every global cell the same layout too.
-  const cell = copyCell(c) as GlobalCellSums;
+  return withContributors(copyCell(c), contributors);
+}
+
+/**
+ * A global cell made of a cell that the caller has just built (by the arithmetic below) and shares
+ * with no one, without copying it again. Added to every cell in the same way, the property gives every
+ * global cell the same layout too.
+ */
+export function withContributors(fresh: CellSums, contributors: number): GlobalCellSums {
+  const cell = fresh as GlobalCellSums;
   cell.contributors = contributors;
   return cell;
 }

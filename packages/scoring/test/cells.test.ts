@@ -16,6 +16,7 @@ import {
   readCell,
   rebaseCell,
   subtractCells,
+  withContributors,
 } from '../src/index.js';
 
 const DAY = 24 * 3600 * 1000;
@@ -169,5 +170,13 @@ describe('cells', () => {
     const g = globalCell(row, 4);
     expect(g).to.deep.equal({ ...sums, contributors: 4 });
     expect(Object.keys(g)).to.deep.equal([...Object.keys(emptyCell()), 'contributors']);
+  });
+
+  it('makes a global cell of a cell just built, in the same layout and without a copy', () => {
+    const sum = addCells(emptyCell(), contributionCell({ quality: 0.7, latencyMs: 300, atMs: T0 }, cfg));
+    const g = withContributors(sum, 4);
+    expect(g).to.equal(sum);
+    expect(g.contributors).to.equal(4);
+    expect(Object.keys(g)).to.deep.equal(Object.keys(globalCell(sum, 4)));
   });
 });
