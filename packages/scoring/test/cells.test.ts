@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type { CellSums, Contribution } from '../src/index.js';
 import {
   LATENCY_BUCKETS,
+  LATENCY_BUCKET_BOUNDS_MS,
   addCells,
   contributionCell,
   copyCell,
@@ -10,6 +11,7 @@ import {
   emptyCell,
   gateGlobalCells,
   globalCell,
+  histogramQuantile,
   isGlobalCellUsable,
   latencyBucket,
   mergeCells,
@@ -118,6 +120,22 @@ describe('cells', () => {
     expect(v.p50LatencyMs!).to.be.within(5000 / 1.5, 5000 * 1.5);
     expect(v.p95LatencyMs!).to.be.within(9500 / 1.5, 9500 * 1.5);
     expect(v.avgLatencyMs).to.be.closeTo(5050, 1e-6);
+  });
+
+  it('interpolates a quantile geometrically within the bucket that holds it', () => {
+    const ratio = LATENCY_BUCKET_BOUNDS_MS[1]! / LATENCY_BUCKET_BOUNDS_MS[0]!;
+    for (const bucket of [0, 1, 7, LATENCY_BUCKETS - 2, LATENCY_BUCKETS - 1]) {
+      const hist = Array.from({ length: LATENCY_BUCKETS }, (_, i) => (i === bucket ? 4 : 0));
+      // The first bucket starts one ratio below 25 ms, the open last one spans one ratio too.
+      const lower = bucket === 0 ? LATENCY_BUCKET_BOUNDS_MS[0]! / ratio : LATENCY_BUCKET_BOUNDS_MS[bucket - 1]!;
+      for (const p of [0.25, 0.5, 1])
+        expect(histogramQuantile(hist, p)).to.be.closeTo(lower * ratio ** p, lower * 1e-9);
+    }
+    // Half the mass below bucket 5 and half in it: the median is bucket 5's lower bound, p75 its geometric middle.
+    const split = Array.from({ length: LATENCY_BUCKETS }, (_, i) => (i === 2 ? 3 : i === 5 ? 3 : 0));
+    expect(histogramQuantile(split, 0.5)).to.be.closeTo(LATENCY_BUCKET_BOUNDS_MS[1]! * ratio, 1e-9);
+    expect(histogramQuantile(split, 0.75)).to.be.closeTo(LATENCY_BUCKET_BOUNDS_MS[4]! * Math.sqrt(ratio), 1e-9);
+    expect(histogramQuantile(split, 0.75, 6)).to.equal(histogramQuantile(split, 0.75));
   });
 
   it('maps latencies to log-spaced buckets covering 25 ms to 120 s', () => {
