@@ -131,7 +131,7 @@ describe('cells', () => {
       for (const p of [0.25, 0.5, 1])
         expect(histogramQuantile(hist, p)).to.be.closeTo(lower * ratio ** p, lower * 1e-9);
     }
-    // Half the mass below bucket 5 and half in it: the median is bucket 5's lower bound, p75 its geometric middle.
+    // Half the mass in bucket 2, half in bucket 5: the median is the top of bucket 2, p75 the geometric middle of bucket 5.
     const split = Array.from({ length: LATENCY_BUCKETS }, (_, i) => (i === 2 ? 3 : i === 5 ? 3 : 0));
     expect(histogramQuantile(split, 0.5)).to.be.closeTo(LATENCY_BUCKET_BOUNDS_MS[1]! * ratio, 1e-9);
     expect(histogramQuantile(split, 0.75)).to.be.closeTo(LATENCY_BUCKET_BOUNDS_MS[4]! * Math.sqrt(ratio), 1e-9);
