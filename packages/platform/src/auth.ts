@@ -25,7 +25,12 @@ export type ApiKeyLookup = (keyHash: string) => Promise<{ accountId: string } | 
 
 export const API_KEY_PREFIX = 'rpx_';
 const API_KEY_SHAPE = /^rpx_[A-Za-z0-9]{24,128}$/;
-const ACCOUNT_ID_SHAPE = /^[A-Za-z0-9._:@-]{1,128}$/;
+/**
+ * An account id as the store accepts it (its ACCOUNT_ID_PATTERN, fixed by the first migration): a
+ * credential naming an account the store would refuse must fail here, as UNAUTHENTICATED, not later as
+ * a bad request the caller cannot fix. Identity providers' subjects such as "auth0|5f1c..." pass.
+ */
+export const ACCOUNT_ID_SHAPE = /^[A-Za-z0-9_.:@|+-]{1,64}$/;
 
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
@@ -90,6 +95,8 @@ export class Authenticator {
       ...(this.config.issuer ? { issuer: this.config.issuer } : {}),
       ...(this.config.audience ? { audience: this.config.audience } : {}),
       currentDate: new Date(this.now()),
+      // jose checks exp only when a token has one; a credential that never expires is refused.
+      requiredClaims: ['exp'],
     };
     let payload: Record<string, unknown>;
     try {
@@ -107,7 +114,7 @@ export class Authenticator {
     const account = payload[this.config.accountClaim];
     if (typeof account !== 'string' || !ACCOUNT_ID_SHAPE.test(account)) {
       throw unauthenticated(
-        `JWT claim "${this.config.accountClaim}" must name the account (1-128 letters, digits, ._:@-)`,
+        `JWT claim "${this.config.accountClaim}" must name the account (1-64 characters among letters, digits and _.:@|+-)`,
       );
     }
     return { accountId: account, method: 'jwt' };
@@ -124,7 +131,10 @@ function decodeHeader(token: string): string {
 
 function describeJwtError(err: unknown): string {
   if (err instanceof joseErrors.JWTExpired) return 'JWT expired: obtain a new token';
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return `JWT claim "${err.claim}" is invalid: ${err.reason}`;
+  if (err instanceof joseErrors.JWTClaimValidationFailed)
+    return err.claim === 'exp' && err.reason === 'missing'
+      ? 'JWT has no expiry: issue tokens with an "exp" claim'
+      : `JWT claim "${err.claim}" is invalid: ${err.reason}`;
   if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'JWT signature does not verify';
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'JWT algorithm not allowed: use HS256, RS256 or ES256';
   if (err instanceof joseErrors.JWKSNoMatchingKey) return 'JWT key id not found in the JWKS';

@@ -59,6 +59,31 @@ describe('Authenticator', () => {
     await rejects(auth.authenticate(`Bearer ${forged}`), /signature/);
   });
 
+  it('refuses a JWT that never expires', async () => {
+    const forever = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('acct-1')
+      .sign(new TextEncoder().encode(SECRET));
+    await rejects(
+      authenticator().auth.authenticate(`Bearer ${forever}`),
+      /no expiry: issue tokens with an "exp" claim/,
+    );
+  });
+
+  it('takes exactly the account ids the store accepts from a JWT', async () => {
+    const { auth } = authenticator();
+    for (const id of ['auth0|5f1c2b', 'user+eu@example.com', 'a', 'x'.repeat(64)])
+      expect(
+        (await auth.authenticate(`Bearer ${await mintJwt({ secret: SECRET, accountId: id, ttlSeconds: 60 })}`))
+          .accountId,
+      ).to.equal(id);
+    for (const id of ['x'.repeat(65), 'has space', 'semi;colon'])
+      await rejects(
+        auth.authenticate(`Bearer ${await mintJwt({ secret: SECRET, accountId: id, ttlSeconds: 60 })}`),
+        /must name the account \(1-64 characters/,
+      );
+  });
+
   it('accepts an API key by its hash and caches the lookup until invalidated', async () => {
     const { auth, keys, lookups } = authenticator();
     expect((await auth.authenticate(`Bearer ${KEY}`)).accountId).to.equal('acct-key');
