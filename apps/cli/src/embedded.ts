@@ -3,7 +3,14 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Authenticator, authConfigFrom, createLogger, exitOnFatal, type Logger } from '@routeplex/platform';
+import {
+  Authenticator,
+  authConfigFrom,
+  createLogger,
+  exitOnFatal,
+  forgetKeysOnChange,
+  type Logger,
+} from '@routeplex/platform';
 import { hashApiKey as hashKey, openStore, type Store } from '@routeplex/store';
 import { loadCatalog } from '@routeplex/providers';
 import { classify, defaultScoringConfig, type ScoringConfig } from '@routeplex/scoring';
@@ -94,9 +101,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   const authenticator = new Authenticator({ ...authConfigFrom(config), jwtSecret: secrets.jwtSecret }, (hash) =>
     store.findAccountByKeyHash(hash),
   );
-  store.onChange((event) => {
-    if (event.kind === 'keys') authenticator.invalidateApiKeys();
-  });
+  forgetKeysOnChange(authenticator, store);
   const devApiKey = await ensureDevKey(store, config.ROUTEPLEX_DATA_DIR);
   const host = config.GRPC_HOST;
   const shared = { store, authenticator, logger, host, scoring };

@@ -141,6 +141,20 @@ function describeJwtError(err: unknown): string {
   return 'malformed JWT';
 }
 
+/**
+ * Makes `authenticator` forget its cached API keys whenever a key changes anywhere: `changes` is the
+ * store's change feed (its `keys` events come from every process through the database), so a revoked
+ * key stops working at once in every service that caches keys, not after the cache's lifetime.
+ */
+export function forgetKeysOnChange(
+  authenticator: Authenticator,
+  changes: { onChange(listener: (event: { kind: string }) => void): unknown },
+): void {
+  changes.onChange((event) => {
+    if (event.kind === 'keys') authenticator.invalidateApiKeys();
+  });
+}
+
 /** Mints an HS256 JWT for development and tests. */
 export async function mintJwt(options: {
   secret: string;

@@ -2,6 +2,7 @@
 // ROUTEPLEX_DATA_DIR), configuration read from the environment once, here and nowhere else.
 import {
   Authenticator,
+  forgetKeysOnChange,
   authConfigFrom,
   commonEnv,
   createLogger,
@@ -28,12 +29,12 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'feedback', level: config.ROUTEPLEX_LOG_LEVEL });
   const store = await openStore({
     ...storeLocation({ databaseUrl: config.DATABASE_URL, dataDir: config.ROUTEPLEX_DATA_DIR }),
-    // Ratings are written by their own (batched) transactions; this service never enqueues entries nor listens.
-    listen: false,
+    // Ratings are written by their own (batched) transactions; the change feed is for revoked API keys.
     logger,
     onFatal: exitOnFatal(logger, 'the embedded database stopped'),
   });
   const authenticator = new Authenticator(authConfigFrom(config), (hash) => store.findAccountByKeyHash(hash));
+  forgetKeysOnChange(authenticator, store);
   const service = await startFeedbackService({
     store,
     authenticator,

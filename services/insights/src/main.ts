@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import {
   Authenticator,
+  forgetKeysOnChange,
   authConfigFrom,
   commonEnv,
   createLogger,
@@ -34,11 +35,11 @@ async function main(): Promise<void> {
   });
   const store = await openStore({
     ...storeLocation({ databaseUrl: config.DATABASE_URL, dataDir: config.ROUTEPLEX_DATA_DIR }),
-    listen: false,
     logger,
     onFatal: exitOnFatal(logger, 'the embedded database stopped'),
   });
   const authenticator = new Authenticator(authConfigFrom(config), (hash) => store.findAccountByKeyHash(hash));
+  forgetKeysOnChange(authenticator, store);
   const service = await startInsightsService({
     store,
     authenticator,

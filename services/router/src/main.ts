@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import {
   Authenticator,
+  forgetKeysOnChange,
   authConfigFrom,
   commonEnv,
   createLogger,
@@ -57,9 +58,7 @@ const store = await openStore({
   onFatal: exitOnFatal(logger, 'the embedded database stopped'),
 });
 const authenticator = new Authenticator(authConfigFrom(config), (hash) => store.findAccountByKeyHash(hash));
-store.onChange((event) => {
-  if (event.kind === 'keys') authenticator.invalidateApiKeys();
-});
+forgetKeysOnChange(authenticator, store);
 const service = await startRouterService({
   store,
   catalog,
