@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { GatewayError } from './errors.js';
 
 export interface StaticHandler {
@@ -76,15 +77,9 @@ export function createStaticHandler(dir: string, prefix: string): StaticHandler 
         res.end();
         return;
       }
-      await new Promise<void>((done) => {
-        const stream = createReadStream(file);
-        stream.once('error', () => {
-          res.destroy();
-          done();
-        });
-        stream.once('end', () => done());
-        stream.pipe(res);
-      });
+      // pipeline, not pipe: a client that goes away mid-download must close the file too (pipe left the
+      // read stream, its descriptor and this request open for good).
+      await pipeline(createReadStream(file), res).catch(() => res.destroy());
     },
   };
 }

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGateway, type Gateway } from '../src/index.js';
@@ -15,6 +17,7 @@ describe('static files under a prefix', () => {
     await writeFile(join(dir, 'index.html'), '<!doctype html><title>Insights</title>');
     await writeFile(join(dir, 'assets', 'app.js'), 'export const x = 1;');
     await writeFile(join(dir, 'assets', 'style.css'), 'body{}');
+    await writeFile(join(dir, 'assets', 'large.bin'), Buffer.alloc(8 << 20, 1));
     await writeFile(join(tmpdir(), 'gateway-static-secret.txt'), 'secret');
     // The backend address is never dialled: these requests do not reach a route.
     gateway = await createGateway({
@@ -44,6 +47,32 @@ describe('static files under a prefix', () => {
       expect(res.headers.get('content-type'), path).to.equal(type);
       expect(await res.text(), path).to.equal(text);
     }
+  });
+
+  it('closes the file when a client goes away in the middle of a download', async () => {
+    // Descriptors of this process open on the file (Linux): each abandoned download used to keep one for good.
+    const openOnFile = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).endsWith('large.bin');
+        } catch {
+          return false;
+        }
+      }).length;
+    for (let i = 0; i < 10; i++)
+      await new Promise<void>((resolve) => {
+        const socket = connect(Number(new URL(gateway.url).port), '127.0.0.1', () =>
+          socket.write('GET /dashboard/assets/large.bin HTTP/1.1\r\nhost: x\r\n\r\n'),
+        );
+        socket.once('data', () => {
+          socket.destroy();
+          resolve();
+        });
+      });
+    const deadline = Date.now() + 5000;
+    while (openOnFile() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(openOnFile()).to.equal(0);
+    expect((await fetch(gateway.url + '/dashboard/assets/app.js')).status).to.equal(200);
   });
 
   it('answers 404 for missing files, folders and paths that escape the folder', async () => {
