@@ -64,11 +64,19 @@ export function bindService<S extends ServiceDefinition>(
         call.on('cancelled', () => {
           if (!settled) controller.abort();
         });
+        // A full buffer waits for 'drain', which grpc-js never emits once the call is cancelled: the
+        // abort must end the wait too, or the handler (and all it holds) would wait for good.
         const send = (msg: unknown) =>
           new Promise<void>((resolve) => {
-            if (controller.signal.aborted) return resolve();
-            if (call.write(msg)) resolve();
-            else call.once('drain', () => resolve());
+            const signal = controller.signal;
+            if (signal.aborted || call.write(msg)) return resolve();
+            const done = () => {
+              call.off('drain', done);
+              signal.removeEventListener('abort', done);
+              resolve();
+            };
+            call.once('drain', done);
+            signal.addEventListener('abort', done, { once: true });
           });
         authenticate(call.metadata)
           .then((principal) =>

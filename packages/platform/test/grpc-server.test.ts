@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { feedbackV1 } from '@routeplex/contracts';
+import { feedbackV1, routerV1 } from '@routeplex/contracts';
 import { Authenticator, hashApiKey } from '../src/auth.js';
 import { invalidArgument } from '../src/errors.js';
 import { bindService, startGrpcServer, type RunningServer } from '../src/grpc-server.js';
@@ -102,5 +102,52 @@ describe('bindService and startGrpcServer', () => {
     const err = await failure(call('boom', KEY));
     expect(err.code).to.equal(status.INTERNAL);
     expect(err.details).to.equal('internal error');
+  });
+});
+
+describe('bindService with a server stream', () => {
+  it('ends a send that waits on a full buffer when the caller cancels, so the handler finishes', async () => {
+    const authenticator = new Authenticator({ accountClaim: 'sub', apiKeyCacheMs: 0 }, async () => ({
+      accountId: 'acct-a',
+    }));
+    let finished = false;
+    const chunk = routerV1.StreamChatCompletionResponse.fromPartial({
+      id: 'chunk',
+      choices: [{ index: 0, delta: { content: 'x'.repeat(64 * 1024) } }],
+    });
+    const implementation = bindService(
+      routerV1.RouterServiceService,
+      {
+        async streamChatCompletion(_req, ctx, send) {
+          // Sends until cancelled; a reader that stopped reading fills the buffer within a few messages.
+          while (!ctx.signal.aborted) await send(chunk);
+          finished = true;
+        },
+      } as never,
+      { authenticator, logger: createLogger({ name: 'test', level: 'silent' }) },
+    );
+    const server = await startGrpcServer({
+      host: '127.0.0.1',
+      port: 0,
+      services: [{ definition: routerV1.RouterServiceService, implementation }],
+    });
+    const client = new routerV1.RouterServiceClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
+    try {
+      const md = new Metadata();
+      md.set('authorization', `Bearer ${KEY}`);
+      const stream = client.streamChatCompletion(routerV1.StreamChatCompletionRequest.fromPartial({ model: 'm' }), md);
+      stream.on('error', () => undefined);
+      await new Promise<void>((resolve) => stream.once('data', () => resolve()));
+      stream.pause();
+      // Give the server time to fill the transport's buffer and wait for 'drain'.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      stream.cancel();
+      const deadline = Date.now() + 5000;
+      while (!finished && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(finished).to.equal(true);
+    } finally {
+      client.close();
+      await server.close();
+    }
   });
 });
