@@ -19,7 +19,8 @@ export function loadConfig<S extends z.ZodRawShape>(shape: S, env: Env): Readonl
   const input: Record<string, string | undefined> = {};
   for (const key of Object.keys(shape)) {
     const value = env[key];
-    input[key] = value === '' ? undefined : value;
+    // Blank is unset: zod would read "  " as the number 0 (a random port, a disabled cache).
+    input[key] = value === undefined || value.trim() === '' ? undefined : value;
   }
   const result = z.object(shape).safeParse(input);
   if (!result.success) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { vars } from './config.js';
+import { ConfigError, vars } from './config.js';
 import type { AuthConfig } from './auth.js';
 
 /**
@@ -26,6 +26,12 @@ export const commonEnv = {
 export type CommonConfig = Readonly<z.infer<z.ZodObject<typeof commonEnv>>>;
 
 export function authConfigFrom(c: CommonConfig): AuthConfig {
+  // A JWKS is usually an identity provider's, shared by every application it serves: without an audience
+  // a token that provider issued for any other application would open an account here.
+  if (c.ROUTEPLEX_JWKS_URL && !c.ROUTEPLEX_JWT_AUDIENCE)
+    throw new ConfigError([
+      'ROUTEPLEX_JWT_AUDIENCE (unset): required with ROUTEPLEX_JWKS_URL; set it to the audience your identity provider puts in tokens for routeplex',
+    ]);
   return {
     jwtSecret: c.ROUTEPLEX_JWT_SECRET,
     jwksUrl: c.ROUTEPLEX_JWKS_URL,

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { ConfigError, loadConfig, vars } from '../src/config.js';
+import { authConfigFrom, commonEnv } from '../src/env.js';
 
 const shape = {
   ROUTER_PORT: vars.port(50051),
@@ -40,8 +41,22 @@ describe('loadConfig', () => {
     }
   });
 
-  it('treats an empty variable as unset', () => {
-    const config = loadConfig(shape, { ROUTER_PORT: '', ROUTEPLEX_HMAC_SECRET: 'y'.repeat(20) });
-    expect(config.ROUTER_PORT).to.equal(50051);
+  it('treats an empty or blank variable as unset', () => {
+    for (const blank of ['', ' ', '\t\n']) {
+      const config = loadConfig(shape, { ROUTER_PORT: blank, ROUTEPLEX_HMAC_SECRET: 'y'.repeat(20) });
+      expect(config.ROUTER_PORT, JSON.stringify(blank)).to.equal(50051);
+    }
+  });
+});
+
+describe('authConfigFrom', () => {
+  const common = (env: Record<string, string>) => loadConfig(commonEnv, env);
+
+  it('refuses a JWKS without an audience, naming both variables', () => {
+    const jwks = { ROUTEPLEX_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json' };
+    expect(() => authConfigFrom(common(jwks))).to.throw(ConfigError, /ROUTEPLEX_JWT_AUDIENCE.*ROUTEPLEX_JWKS_URL/);
+    const config = authConfigFrom(common({ ...jwks, ROUTEPLEX_JWT_AUDIENCE: 'routeplex' }));
+    expect(config).to.include({ jwksUrl: jwks.ROUTEPLEX_JWKS_URL, audience: 'routeplex' });
+    expect(authConfigFrom(common({ ROUTEPLEX_JWT_SECRET: 'z'.repeat(32) })).jwtSecret).to.equal('z'.repeat(32));
   });
 });
