@@ -199,6 +199,7 @@ function applyQuery(binding: Binding, root: JsonObject, rawQuery: string): void 
     if (list) list.push(value);
     else grouped.set(key, [value]);
   }
+  const seen = new Map<string, string>();
   for (const [key, values] of grouped) {
     const what = `query parameter "${clip(key)}"`;
     if (binding.body === '*') {
@@ -216,6 +217,14 @@ function applyQuery(binding: Binding, root: JsonObject, rawQuery: string): void 
       message =
         field.fieldKind === 'message' && !STRING_JSON_MESSAGES.has(field.message.typeName) ? field.message : undefined;
     }
+    // page_size and pageSize are one field: given under both names, neither may silently win.
+    const target = chain.map((f) => f.number).join('.');
+    const earlier = seen.get(target);
+    if (earlier !== undefined)
+      throw invalidArgument(
+        `query parameters "${clip(earlier)}" and "${clip(key)}" set the same field: give it under one name`,
+      );
+    seen.set(target, key);
     const last = chain[chain.length - 1]!;
     if (binding.bodyField && chain[0] === binding.bodyField) {
       throw invalidArgument(`${what} sets ${binding.bodyField.name}, which this method reads from the body`);

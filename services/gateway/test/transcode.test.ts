@@ -118,6 +118,17 @@ describe('transcode (google.api.http rules on a fixture contract)', () => {
     expect(backend.calls).to.have.length(0);
   });
 
+  it('rejects one field given under both its names, as the body does', async () => {
+    for (const query of ['page_size=1&pageSize=2', 'pageSize=2&page_size=1']) {
+      const res = await call('GET', `/v1/shelves/7/books?${query}`);
+      expect(res.status, query).to.equal(400);
+      expect(res.body.message, query).to.match(/"page_?[sS]ize" and "page_?[sS]ize" set the same field/);
+    }
+    const nested = await call('SEARCH', '/v1/search?filter.genre=GENRE_NOVEL&filter.genre=GENRE_POEM');
+    expect(nested.status).to.equal(400);
+    expect(backend.calls).to.have.length(0);
+  });
+
   it('does not serve an rpc without an http annotation', async () => {
     const doc = (await call('GET', '/api/v1/openapi.json')).body as unknown as {
       paths: Record<string, Record<string, { operationId: string }>>;
