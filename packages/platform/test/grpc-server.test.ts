@@ -3,7 +3,7 @@ import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import { feedbackV1, routerV1 } from '@routeplex/contracts';
 import { Authenticator, hashApiKey } from '../src/auth.js';
 import { invalidArgument } from '../src/errors.js';
-import { bindService, startGrpcServer, type RunningServer } from '../src/grpc-server.js';
+import { bindService, startGrpcServer, type Handlers, type RunningServer } from '../src/grpc-server.js';
 import { createLogger } from '../src/logger.js';
 
 const KEY = 'rpx_' + 'Z'.repeat(30);
@@ -115,17 +115,19 @@ describe('bindService with a server stream', () => {
       id: 'chunk',
       choices: [{ index: 0, delta: { content: 'x'.repeat(64 * 1024) } }],
     });
-    const implementation = bindService(
-      routerV1.RouterServiceService,
-      {
-        async streamChatCompletion(_req, ctx, send) {
-          // Sends until cancelled; a reader that stopped reading fills the buffer within a few messages.
-          while (!ctx.signal.aborted) await send(chunk);
-          finished = true;
-        },
-      } as never,
-      { authenticator, logger: createLogger({ name: 'test', level: 'silent' }) },
-    );
+    type Router = typeof routerV1.RouterServiceService;
+    // Only the streaming method is served here; the others are never called.
+    const handlers: Pick<Handlers<Router>, 'streamChatCompletion'> = {
+      async streamChatCompletion(_req, ctx, send) {
+        // Sends until cancelled; a reader that stopped reading fills the buffer within a few messages.
+        while (!ctx.signal.aborted) await send(chunk);
+        finished = true;
+      },
+    };
+    const implementation = bindService(routerV1.RouterServiceService, handlers as Handlers<Router>, {
+      authenticator,
+      logger: createLogger({ name: 'test', level: 'silent' }),
+    });
     const server = await startGrpcServer({
       host: '127.0.0.1',
       port: 0,
