@@ -7,7 +7,7 @@ import {
   type CellSums,
   type GlobalCellSums,
 } from '@routeplex/scoring';
-import type { AccountCell, GlobalCell, Store } from '@routeplex/store';
+import type { AccountCell, GlobalCell, Store, StoreLogger } from '@routeplex/store';
 
 /** model id -> cell */
 export type ModelCells<T extends CellSums = CellSums> = Map<string, T>;
@@ -28,11 +28,43 @@ export interface ScopeCells<T extends CellSums = CellSums> {
 
 type CellSource = Pick<Store, 'loadAccountCells' | 'loadGlobalCells' | 'onChange' | 'instanceId'>;
 
+export interface LearningCacheOptions {
+  maxAccounts: number;
+  globalRefreshDebounceMs: number;
+  /**
+   * This replica's own batches only confirm deltas it already applied; it re-reads an account after
+   * them at most this often, to pick up whatever a reload in between may have missed.
+   */
+  ownBatchRefreshMs: number;
+  /** Hears of reloads that failed in the background, where no caller is left to throw to. */
+  logger: Pick<StoreLogger, 'warn'>;
+}
+
+const defaultOptions: LearningCacheOptions = {
+  maxAccounts: 10_000,
+  globalRefreshDebounceMs: 200,
+  ownBatchRefreshMs: 1000,
+  logger: { warn() {} },
+};
+
 interface AccountEntry {
   cells: Promise<ScopeCells>;
   loadedAt: number;
   /** Set when a batch changed the account: the next use reloads in the background and serves these meanwhile. */
   stale: boolean;
+  /** The background reload in flight, if any. */
+  refresh?: AccountRefresh;
+}
+
+/**
+ * What a background reload cannot see in the rows it reads. Its read may come before the batches of the
+ * deltas applied meanwhile commit, so they are replayed on top of it; and a change notified meanwhile may
+ * or may not be in it, so the reloaded cells are as stale as the served ones would have been.
+ */
+interface AccountRefresh {
+  startedAt: number;
+  deltas: CellDeltaInput[];
+  missed: boolean;
 }
 
 /**
@@ -46,33 +78,32 @@ export class LearningCache {
   private global: ScopeCells<GlobalCellSums> = { byType: new Map(), pooled: new Map() };
   private readonly accounts = new Map<string, AccountEntry>();
   private globalReload: Promise<void> | undefined;
+  /** A change came in while the global reload was reading, which its read may predate. */
+  private globalDirty = false;
   private globalTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
+  private readonly options: LearningCacheOptions;
 
   constructor(
     private readonly source: CellSource,
-    private readonly options: {
-      maxAccounts: number;
-      globalRefreshDebounceMs: number;
-      /**
-       * This replica's own batches only confirm deltas it already applied; it re-reads an account after
-       * them at most this often, to pick up whatever a reload in between may have missed.
-       */
-      ownBatchRefreshMs: number;
-    } = { maxAccounts: 10_000, globalRefreshDebounceMs: 200, ownBatchRefreshMs: 1000 },
+    options: Partial<LearningCacheOptions> = {},
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.options = { ...defaultOptions, ...options };
+  }
 
   async start(): Promise<void> {
     this.unsubscribe = this.source.onChange((event) => {
       if (event.kind === 'rating' || event.kind === 'delete') {
         if (event.accountId) this.accounts.delete(event.accountId);
-        void this.reloadGlobal();
+        this.reloadGlobalInBackground();
       } else if (event.kind === 'cells') {
         const own = event.origin !== undefined && event.origin === this.source.instanceId;
         const oldEnough = this.now() - (own ? this.options.ownBatchRefreshMs : 0);
         const mark = (entry: AccountEntry | undefined) => {
-          if (entry && entry.loadedAt <= oldEnough) entry.stale = true;
+          if (entry?.refresh) {
+            if (entry.refresh.startedAt <= oldEnough) entry.refresh.missed = true;
+          } else if (entry && entry.loadedAt <= oldEnough) entry.stale = true;
         };
         if (event.accountIds) for (const id of event.accountIds) mark(this.accounts.get(id));
         else for (const entry of this.accounts.values()) mark(entry);
@@ -101,14 +132,19 @@ export class LearningCache {
   /** Applies a replica's own deltas at once, so that the next decision in this process sees them. */
   applyLocal(accountId: string, deltas: readonly CellDeltaInput[]): void {
     const entry = this.accounts.get(accountId);
-    void entry?.cells.then((scope) => {
-      for (const d of deltas) {
-        const isNew = !scope.byType.get(d.queryType)?.has(d.model);
-        addInto(scope, d.queryType, d.model, d.delta, accountCell);
-        const g = this.global.byType.get(d.queryType)?.get(d.model);
-        if (isNew && g) g.contributors += 1;
-      }
-    });
+    entry?.refresh?.deltas.push(...deltas);
+    // A load that fails drops the entry, and these deltas with it.
+    entry?.cells.then(
+      (scope) => {
+        for (const d of deltas) {
+          const isNew = !scope.byType.get(d.queryType)?.has(d.model);
+          addInto(scope, d.queryType, d.model, d.delta, accountCell);
+          const g = this.global.byType.get(d.queryType)?.get(d.model);
+          if (isNew && g) g.contributors += 1;
+        }
+      },
+      () => undefined,
+    );
     for (const d of deltas) addInto(this.global, d.queryType, d.model, d.delta, globalSum);
   }
 
@@ -117,25 +153,54 @@ export class LearningCache {
     this.accounts.delete(accountId);
   }
 
+  /**
+   * Resolves once the global cells were read after this call: a request that comes while a read is in
+   * flight runs one more read after it, shared with every request that comes meanwhile.
+   */
   reloadGlobal(): Promise<void> {
-    if (this.globalReload) return this.globalReload;
-    const reload = this.source
-      .loadGlobalCells()
-      .then((rows) => {
-        this.global = scopeOf(rows);
-      })
-      .finally(() => {
-        this.globalReload = undefined;
-      });
-    this.globalReload = reload;
-    return reload;
+    if (this.globalReload) {
+      this.globalDirty = true;
+      return this.globalReload;
+    }
+    const run = async (): Promise<void> => {
+      for (;;) {
+        this.globalDirty = false;
+        let failure: { error: unknown } | undefined;
+        try {
+          this.global = scopeOf(await this.source.loadGlobalCells());
+        } catch (error) {
+          failure = { error };
+        }
+        // Decided in the same turn as the read lands, so that a request cannot join a run that is over.
+        if (!this.globalDirty) {
+          this.globalReload = undefined;
+          if (failure) throw failure.error;
+          return;
+        }
+      }
+    };
+    this.globalReload = run();
+    return this.globalReload;
+  }
+
+  /**
+   * A failed reload leaves the cells in memory in use: they are what this replica last knew, and the
+   * next change or timer reads again.
+   */
+  private reloadGlobalInBackground(): void {
+    this.reloadGlobal().catch((error: unknown) => {
+      this.options.logger.warn(
+        { cause: error instanceof Error ? error.message : String(error) },
+        'reloading the global cells failed; serving the cells in memory until the next change',
+      );
+    });
   }
 
   private scheduleGlobalReload(delayMs: number): void {
     if (this.globalTimer) return;
     this.globalTimer = setTimeout(() => {
       this.globalTimer = undefined;
-      void this.reloadGlobal();
+      this.reloadGlobalInBackground();
     }, delayMs);
     this.globalTimer.unref();
   }
@@ -146,13 +211,22 @@ export class LearningCache {
     if (cached) {
       // Serve what is in memory and swap in the fresh cells when they arrive.
       cached.stale = false;
-      const fresh = this.load(accountId);
-      fresh.then(
-        () => {
-          if (this.accounts.get(accountId) === cached)
-            this.accounts.set(accountId, { cells: fresh, stale: false, loadedAt: this.now() });
+      const refresh: AccountRefresh = { startedAt: this.now(), deltas: [], missed: false };
+      cached.refresh = refresh;
+      this.load(accountId).then(
+        (scope) => {
+          if (this.accounts.get(accountId) !== cached) return;
+          for (const d of refresh.deltas) addInto(scope, d.queryType, d.model, d.delta, accountCell);
+          this.accounts.set(accountId, {
+            cells: Promise.resolve(scope),
+            stale: refresh.missed,
+            loadedAt: refresh.startedAt,
+          });
         },
-        () => (cached.stale = true),
+        () => {
+          cached.refresh = undefined;
+          cached.stale = true;
+        },
       );
       return cached.cells;
     }

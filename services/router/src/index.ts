@@ -29,7 +29,7 @@ export interface RouterServiceDeps {
 
 /** Starts RouterService on its own gRPC server. */
 export async function startRouterService(deps: RouterServiceDeps) {
-  const cache = new LearningCache(deps.store);
+  const cache = new LearningCache(deps.store, { logger: deps.logger });
   await cache.start();
   const breakers = new CircuitBreakerRegistry({
     failureThreshold: deps.breaker.failureThreshold,
