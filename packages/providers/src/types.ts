@@ -16,7 +16,10 @@ export interface ChatCall {
   stop?: string[];
   /** Fires when the caller goes away: the upstream request is aborted and the call rejects with CANCELLED. */
   signal?: AbortSignal;
-  /** Whole-call deadline in milliseconds, retries and back-off included. Overrides the provider's default. */
+  /**
+   * Whole-call deadline in milliseconds, retries and back-off included; a stream that is answering gets it
+   * afresh with each chunk (a long answer that keeps coming is not cut). Overrides the provider's default.
+   */
   timeoutMs?: number;
   /** Deadline for the response headers of each attempt. Overrides the provider's default. */
   firstByteTimeoutMs?: number;

@@ -59,6 +59,8 @@ interface CallScope {
   firstByteExpired: () => boolean;
   /** Stops the upstream request (the consumer of a stream went away). */
   abort: () => void;
+  /** Starts the deadline again from now: a stream's chunk shows the answer is still coming. */
+  extendDeadline: () => void;
   dispose: () => void;
 }
 
@@ -189,6 +191,8 @@ export class UpstreamClient {
                 const chunk = decoder.onEvent(pending[i]!);
                 if (chunk !== undefined) {
                   yielded = true;
+                  // The deadline is for an answer that stops coming, not for one that is long.
+                  scope.extendDeadline();
                   yield chunk;
                 }
               }
@@ -232,10 +236,11 @@ export class UpstreamClient {
     const callerSignal = call.signal;
     let timedOut = false;
     let firstByteExpired = false;
-    const timer = setTimeout(() => {
+    const expire = () => {
       timedOut = true;
       controller.abort(new Error('deadline exceeded'));
-    }, timeoutMs);
+    };
+    let timer = setTimeout(expire, timeoutMs);
     const onCallerAbort = (): void => controller.abort(new Error('cancelled by caller'));
     if (callerSignal) {
       if (callerSignal.aborted) onCallerAbort();
@@ -253,6 +258,11 @@ export class UpstreamClient {
       },
       firstByteExpired: () => firstByteExpired,
       abort: () => controller.abort(new Error('stream consumer stopped')),
+      extendDeadline: () => {
+        if (timedOut || controller.signal.aborted) return;
+        clearTimeout(timer);
+        timer = setTimeout(expire, timeoutMs);
+      },
       dispose: () => {
         clearTimeout(timer);
         callerSignal?.removeEventListener('abort', onCallerAbort);

@@ -312,6 +312,27 @@ describe('OpenAICompatibleProvider', () => {
       await server.abandoned;
     });
 
+    it('lets a stream that keeps answering run past the deadline, which then counts from the last chunk', async () => {
+      const texts = Array.from({ length: 12 }, (_, i) => `t${i} `);
+      await serve((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const events = streamEvents(texts);
+        // One event every 40 ms, 640 ms in all, against a deadline of 400 ms.
+        const timer = setInterval(() => {
+          const event = events.shift();
+          if (event === undefined) {
+            clearInterval(timer);
+            res.end();
+            return;
+          }
+          res.write(`data: ${typeof event.data === 'string' ? event.data : JSON.stringify(event.data)}\n\n`);
+        }, 40);
+        res.once('close', () => clearInterval(timer));
+      });
+      const chunks = await collect(provider.stream({ ...call, timeoutMs: 400 }));
+      expect(chunks.map((c) => c.deltaText ?? '').join('')).to.equal(texts.join(''));
+    });
+
     it('closes the upstream connection when the consumer stops reading early', async () => {
       await serve((_req, res) => sendSse(res, streamEvents(['first', 'second']).slice(0, 2), { keepOpen: true }));
       for await (const chunk of provider.stream(call)) {
