@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { CHANGE_CHANNEL as CHANGE_CHANNEL_NAME } from './notifications.js';
 import {
@@ -242,6 +243,35 @@ export async function upsertCounters(db: Knex.Transaction, counters: readonly Co
 export interface EntryKey {
   accountId: string;
   requestId: string;
+}
+
+/**
+ * First key of the store's account advisory locks (the two-key form, so that they never collide with a
+ * one-key advisory lock another program takes on the same database); the second key is accountLockKey.
+ */
+export const ACCOUNT_LOCK_NAMESPACE = 0x52505831;
+
+/** Second key of an account's advisory lock: 32 bits of a hash of its id (two ids sharing one only serialize). */
+export function accountLockKey(accountId: string): number {
+  return createHash('sha256').update(accountId).digest().readInt32BE(0);
+}
+
+/**
+ * Takes transaction-level advisory locks on accounts, in key order with one statement: shared by writers
+ * (batch commits, ratings), which therefore never wait for one another, exclusive by the deletion of an
+ * account's data, which so sees no writer of that account half-way. Call it before the transaction locks
+ * any row. On PGlite (one connection) it never waits.
+ */
+export async function lockAccounts(
+  trx: Knex.Transaction,
+  accountIds: Iterable<string>,
+  mode: 'shared' | 'exclusive',
+): Promise<void> {
+  const keys = [...new Set([...accountIds].map(accountLockKey))].sort((a, b) => a - b);
+  if (keys.length === 0) return;
+  const fn = mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock';
+  // unnest yields the keys in array order, so the locks are taken in that order.
+  await trx.raw(`select count(${fn}(${ACCOUNT_LOCK_NAMESPACE}, k)) from unnest(?::int4[]) as u(k)`, [keys]);
 }
 
 function entryMapKey(accountId: string, requestId: string): string {

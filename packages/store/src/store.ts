@@ -31,6 +31,7 @@ import {
   insertEntries,
   lockEntries,
   loadRatings,
+  lockAccounts,
   ratingFromRow,
   rowsOf,
   upsertAccountCells,
@@ -542,6 +543,8 @@ class KnexStore implements Store {
 
   private async commitBatch(batch: MergedBatch): Promise<void> {
     await this.knex.transaction(async (trx) => {
+      // Shared with other writers, exclusive with a deletion of one of these accounts (see deleteAccountData).
+      await lockAccounts(trx, batch.accountIds, 'shared');
       if (batch.entries.length > 0) await insertEntries(trx, batch.entries);
       await writeDeltas(trx, batch.accountCells, batch.counters);
       await notifyChange(trx, { kind: 'cells', accountIds: [...batch.accountIds], origin: this.instanceId });
@@ -690,6 +693,12 @@ class KnexStore implements Store {
       unique.set(keyOf(accountId, requestId), { accountId, requestId });
     }
     const keys = [...unique.values()];
+    // Before any row lock: a deletion of one of these accounts finishes first, or waits for this rating.
+    await lockAccounts(
+      trx,
+      keys.map((k) => k.accountId),
+      'shared',
+    );
     const { entries, now } = await lockEntries(trx, keys);
     const found = keys.filter((k) => entries.has(keyOf(k.accountId, k.requestId)));
     const current = found.length > 0 ? await loadRatings(trx, found) : new Map<string, Rating>();
@@ -831,8 +840,18 @@ class KnexStore implements Store {
     await this.batcher.flush();
     const result = await this.withRetry('deleting account data', () =>
       this.knex.transaction(async (trx) => {
-        // Entries first: a concurrent rating holds its entry and then wants the cell; taking entries
-        // before cells keeps the lock order of every writer the same.
+        // Every batch commit and rating of the account holds this lock shared from its start to its end, on
+        // any process: the deletion waits for those in progress, and those that come after see the account
+        // deleted. Without it, a batch committing between the DELETE of the entries and the lock of the
+        // cells (READ COMMITTED) would leave its entries behind while its cell deltas are subtracted.
+        await lockAccounts(trx, [accountId], 'exclusive');
+        // Entries first, then their ratings, then the cells: the lock order of every writer (a rating locks
+        // its entry, then writes its rating row and cell). The ratings are deleted before the entries only
+        // to count them; the entries are locked already, so no rating of them can come in between.
+        await trx.raw(
+          'select count(*) from (select 1 from request_entries where account_id = ? order by id for update) e',
+          [accountId],
+        );
         const ratings = await deleteRows(trx, 'ratings', accountId);
         const entries = await deleteRows(trx, 'request_entries', accountId);
         await trx.raw('select 1 from account_cells where account_id = ? order by query_type, model for update', [

@@ -104,6 +104,9 @@ interface PendingWrite {
   at: number;
   resolve: () => void;
   reject: (error: unknown) => void;
+  /** Resolves (never rejects) once the write is committed or has definitively failed. */
+  settled: Promise<void>;
+  settle: () => void;
 }
 
 const silentLogger: StoreLogger = { info() {}, warn() {}, error() {} };
@@ -117,6 +120,8 @@ const silentLogger: StoreLogger = { info() {}, warn() {}, error() {} };
 export class WriteBatcher {
   private queue: PendingWrite[] = [];
   private readonly keys = new Set<string>();
+  /** Writes queued or being committed, in the order they were queued. */
+  private readonly unsettled = new Set<PendingWrite>();
   private timer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private closed = false;
@@ -169,22 +174,32 @@ export class WriteBatcher {
       reject = rej;
     });
     promise.catch(() => undefined);
+    let settle!: () => void;
+    const settled = new Promise<void>((res) => {
+      settle = res;
+    });
+    const pending: PendingWrite = { write, key, resolve, reject, settled, settle, at: Date.now() };
     this.keys.add(key);
-    this.queue.push({ write, key, resolve, reject, at: Date.now() });
+    this.unsettled.add(pending);
+    this.queue.push(pending);
     if (this.queue.length >= this.options.maxEntries) this.kick();
     else if (this.timer === undefined && this.loop === undefined)
       this.timer = setTimeout(() => this.kick(), this.options.maxDelayMs);
     return promise;
   }
 
-  /** Resolves when every write queued before the call has been committed or has failed. */
+  /**
+   * Resolves when every write queued before the call has been committed or has failed. Writes queued after
+   * the call are not waited for (under steady traffic the queue is never empty), though while a flush
+   * waits nothing waits for its delay.
+   */
   async flush(): Promise<void> {
+    const waiting = [...this.unsettled].map((p) => p.settled);
+    if (waiting.length === 0) return;
     this.forced++;
     try {
-      while (this.queue.length > 0 || this.loop !== undefined) {
-        this.kick();
-        await this.loop;
-      }
+      this.kick();
+      await Promise.all(waiting);
     } finally {
       this.forced--;
     }
@@ -266,7 +281,11 @@ export class WriteBatcher {
         for (const p of taken) p.reject(wrapped);
       }
     } finally {
-      for (const p of taken) this.keys.delete(p.key);
+      for (const p of taken) {
+        this.keys.delete(p.key);
+        this.unsettled.delete(p);
+        p.settle();
+      }
     }
   }
 

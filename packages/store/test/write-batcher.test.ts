@@ -89,6 +89,51 @@ describe('write batcher', () => {
     expect(recorder.batches.reduce((sum, b) => sum + b.entries.length, 0)).to.equal(2);
   });
 
+  it('flush waits for the writes queued or in flight at the call, not for an empty queue', async () => {
+    let commits = 0;
+    let produced = 0;
+    let producing = true;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const batcher: WriteBatcher = new WriteBatcher(
+      async () => {
+        commits++;
+        if (commits === 1) await gate;
+        // Steady traffic: a new write arrives during every commit, so the queue is never empty for long.
+        if (producing && produced < 50) {
+          produced++;
+          void batcher.enqueue(heuristicWrite('acc_steady'));
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+      { ...options, maxDelayMs: 60_000 },
+    );
+    const inFlight = batcher.enqueue(heuristicWrite('acc_steady'));
+    let firstFlushed = false;
+    const firstFlush = batcher.flush().then(() => {
+      firstFlushed = true;
+    });
+    const queued = batcher.enqueue(heuristicWrite('acc_steady')); // waits behind the write in flight
+    let commitsAtFlush = -1;
+    const secondFlush = batcher.flush().then(() => {
+      commitsAtFlush = commits;
+    });
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(firstFlushed, 'a flush must wait for the write in flight').to.equal(false);
+    release();
+    await firstFlush;
+    await secondFlush;
+    await Promise.all([inFlight, queued]);
+    // The write in flight and the one queued behind it: two commits (three at most, if a write that came in
+    // meanwhile shared a batch), not the 50 of the producer that only stops below.
+    expect(commitsAtFlush).to.be.within(2, 3);
+    producing = false;
+    await batcher.close();
+    expect(batcher.pendingCount).to.equal(0);
+  });
+
   it('retries a transient failure and then succeeds', async () => {
     const recorder = recordingCommit((_, call) =>
       call === 1 ? Object.assign(new Error('deadlock detected'), { code: '40P01' }) : undefined,
