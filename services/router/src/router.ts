@@ -18,15 +18,16 @@ import {
   type Complexity,
 } from '@routeplex/scoring';
 import type { LearningCache, CellDeltaInput } from '@routeplex/learning';
-import type {
-  ChatChunk,
-  ChatProvider,
-  ChatResult,
-  CircuitBreaker,
-  CircuitBreakerRegistry,
-  FinishReason,
+import {
+  countsAgainstHealth,
+  type ChatChunk,
+  type ChatProvider,
+  type ChatResult,
+  type CircuitBreaker,
+  type CircuitBreakerRegistry,
+  type FinishReason,
 } from '@routeplex/providers';
-import type { EntryWrite, RequestEntry } from '@routeplex/store';
+import { StoreError, type EntryWrite, type RequestEntry } from '@routeplex/store';
 import { ENHANCEMENT_INSTRUCTIONS, enhancementByHoldout } from './enhancement.js';
 import { AUTO_MODEL, type ChatInput, type ValidMessage } from './validation.js';
 
@@ -46,7 +47,10 @@ export interface RouterCatalog {
 export interface RouterOptions {
   catalog: RouterCatalog;
   cache: LearningCache;
-  /** Queues a content-free record; resolves when committed (the hot path does not wait for it). */
+  /**
+   * Queues a content-free record; resolves when committed (the hot path does not wait for it). Throws at once
+   * when the record cannot be queued (queue full, store closed): the request then fails.
+   */
   record: (write: EntryWrite) => Promise<void>;
   breakers: CircuitBreakerRegistry;
   scoring: ScoringConfig;
@@ -116,28 +120,32 @@ export class Router {
     for (const model of this.attemptOrder(plan)) {
       const started = this.o.now();
       const breaker = this.o.breakers.get(model.provider, model.id);
+      let result: ChatResult;
       try {
-        const result = await this.o.catalog.provider(model.id).complete({
+        result = await this.o.catalog.provider(model.id).complete({
           ...this.call(model, input, plan.messages),
           signal,
         });
-        breaker.onSuccess();
-        const latencyMs = this.o.now() - started;
-        attempts.push({ model: model.id, provider: model.provider, errorCode: '', latencyMs });
-        const routing = this.routingInfo(plan, input, model, attempts);
-        this.recordCompletion(accountId, plan, input, model, result, latencyMs, failures);
-        return { requestId: plan.requestId, createdMs: plan.createdMs, result, routing };
       } catch (err) {
         if (signal.aborted) throw err;
         this.noteFailure(err, model, breaker, plan, started, attempts, failures);
+        continue;
       }
+      breaker.onSuccess();
+      const latencyMs = this.o.now() - started;
+      attempts.push({ model: model.id, provider: model.provider, errorCode: '', latencyMs });
+      const routing = this.routingInfo(plan, input, model, attempts);
+      // Outside the try: the model answered, so a refused record must neither count against it nor call another.
+      this.recordCompletion(accountId, plan, input, model, result, latencyMs, failures);
+      return { requestId: plan.requestId, createdMs: plan.createdMs, result, routing };
     }
     throw allFailed(attempts);
   }
 
   /**
    * Streams an answer: falls back only until the first chunk arrives. `emit` receives the routing info
-   * once, then the chunks; the record is queued after the last chunk.
+   * once, then the chunks; the record is queued after the last chunk, before the closing chunk (finish
+   * reason, usage) is emitted, so that an answer whose record was refused never looks complete.
    */
   async stream(
     accountId: string,
@@ -164,23 +172,40 @@ export class Router {
       attempts.push({ model: model.id, provider: model.provider, errorCode: '', latencyMs: 0 });
       const routing = this.routingInfo(plan, input, model, attempts);
       const base = { requestId: plan.requestId, createdMs: plan.createdMs };
-      await emit({ ...base, routing });
       let text = '';
       let finishReason: FinishReason = 'stop';
       let usage: ChatResult['usage'] | undefined;
       let providerModel = model.providerModel;
+      let closing: ChatChunk | undefined;
+      // Whether the provider's stream has ended (done or thrown); until then it holds an upstream request open.
+      let ended = false;
       try {
-        for (let step = first; !step.done; step = await iterator.next()) {
+        await emit({ ...base, routing });
+        let step = first;
+        while (!step.done) {
           const chunk = step.value;
           if (chunk.deltaText) text += chunk.deltaText;
           if (chunk.finishReason) finishReason = chunk.finishReason;
           if (chunk.usage) usage = chunk.usage;
           if (chunk.providerModel) providerModel = chunk.providerModel;
-          await emit({ ...base, chunk });
+          if (closing) await emit({ ...base, chunk: closing });
+          closing = undefined;
+          if (chunk.finishReason || chunk.usage) closing = chunk;
+          else await emit({ ...base, chunk });
+          try {
+            step = await iterator.next();
+          } catch (err) {
+            ended = true;
+            // A failure of the consumer (emit) is not the provider's: only the provider's own errors count.
+            if (!signal.aborted && countsAgainstHealth(err)) breaker.onFailure();
+            throw err;
+          }
         }
-      } catch (err) {
-        breaker.onFailure();
-        throw err;
+        ended = true;
+      } finally {
+        // The consumer stopped first: closing the iterator runs the provider's cleanup (aborts the upstream
+        // request, clears its timer). As in for-of, the consumer's error wins over one from the cleanup.
+        if (!ended) await iterator.return?.().catch(() => undefined);
       }
       breaker.onSuccess();
       const latencyMs = this.o.now() - started;
@@ -192,6 +217,7 @@ export class Router {
         usage: usage ?? { promptTokens: plan.promptTokens, completionTokens: estimateTokens(text) },
       };
       this.recordCompletion(accountId, plan, input, model, result, latencyMs, failures);
+      if (closing) await emit({ ...base, chunk: closing });
       return;
     }
     throw allFailed(attempts);
@@ -320,7 +346,11 @@ export class Router {
     };
   }
 
-  /** A failed attempt: counts against the provider's breaker and the model's reliability, and is reported. */
+  /**
+   * A failed attempt: reported, and counted against the provider's breaker and the model's reliability unless
+   * the request itself was at fault (a breaker is shared by every account: one client's bad request must not
+   * disable a model for all).
+   */
   private noteFailure(
     err: unknown,
     model: RoutableModel,
@@ -330,13 +360,14 @@ export class Router {
     attempts: AttemptInfo[],
     failures: CellDeltaInput[],
   ): void {
-    breaker.onFailure();
     attempts.push({
       model: model.id,
       provider: model.provider,
       errorCode: codeOf(err),
       latencyMs: this.o.now() - started,
     });
+    if (!countsAgainstHealth(err)) return;
+    breaker.onFailure();
     failures.push(this.failureDelta(plan.queryType, model.id));
   }
 
@@ -368,7 +399,6 @@ export class Router {
       delta: requestCell({ heuristicQuality: signals.score, latencyMs, costUsd, atMs: plan.createdMs }, this.o.scoring),
     };
     const cellDeltas = [...failures, success];
-    this.o.cache.applyLocal(accountId, cellDeltas);
     this.record({
       entry: this.entry(
         accountId,
@@ -386,6 +416,8 @@ export class Router {
       cellDeltas: cellDeltas.map((d) => ({ accountId, ...d })),
       counterDelta: this.counterDelta(accountId, plan, signals.score),
     });
+    // Only once queued: the next decision must not learn from a record the store refused.
+    this.o.cache.applyLocal(accountId, cellDeltas);
   }
 
   private entry(
@@ -445,8 +477,16 @@ export class Router {
     };
   }
 
+  /** Queues the record; a refusal is logged and fails the request, since an answer's id must be in the store. */
   private record(write: EntryWrite): void {
-    this.o.record(write).catch(this.o.onRecordError);
+    let committed: Promise<void>;
+    try {
+      committed = this.o.record(write);
+    } catch (err) {
+      this.o.onRecordError(err);
+      throw recordRefused(err);
+    }
+    committed.catch(this.o.onRecordError);
   }
 }
 
@@ -461,12 +501,37 @@ function allFailed(attempts: AttemptInfo[]): DomainError {
       'UNAVAILABLE',
       'no model could be tried: every eligible provider is temporarily disabled after failures; retry shortly',
     );
+  // The upstream's own message is not passed on: it can echo the prompt, and it names provider internals.
+  if (attempts.every((a) => a.errorCode === 'INVALID_ARGUMENT'))
+    return invalidArgument(
+      `every model tried refused the request as invalid: ${attempts.map((a) => a.model).join(', ')}; ` +
+        'check max_tokens, temperature, top_p, stop and the messages (roles, length) against what the model accepts, or choose another model',
+    );
   const list = attempts.map((a) => `${a.model} (${a.errorCode})`).join(', ');
   const allRateLimited = attempts.every((a) => a.errorCode === 'RESOURCE_EXHAUSTED');
   return new DomainError(
     allRateLimited ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE',
     `every candidate failed after ${attempts.length} attempt(s): ${list}; retry later or allow other models`,
   );
+}
+
+/** The error a client gets when the model answered but its record could not be queued. */
+function recordRefused(err: unknown): DomainError {
+  const reason = err instanceof StoreError ? err.reason : undefined;
+  if (reason === 'QUEUE_FULL')
+    return new DomainError(
+      'RESOURCE_EXHAUSTED',
+      'the request could not be recorded: the database is not keeping up with the load; retry later',
+      { cause: err },
+    );
+  if (reason === 'STORE_CLOSED')
+    return new DomainError('UNAVAILABLE', 'this router is shutting down and records no more requests; retry', {
+      cause: err,
+    });
+  // Any other refusal (an invalid or duplicate write) is a fault of the router, not of the request.
+  return new DomainError('INTERNAL', 'the request could not be recorded because of an internal error; retry', {
+    cause: err,
+  });
 }
 
 function noEligibleModel(err: NoEligibleModelError, input: ChatInput): DomainError {

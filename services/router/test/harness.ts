@@ -10,11 +10,24 @@ import { startRouterService } from '../src/index.js';
 
 /**
  * A local OpenAI-compatible upstream whose behaviour is chosen by the model name: `fail-500` always fails,
- * `echo` answers with the last user message (so that canaries reach the answer), anything else answers a
- * fixed text. It speaks the real protocol, unary and SSE.
+ * `fail-400` refuses the request as invalid (its error message echoes the prompt, as real ones can), `echo`
+ * answers with the last user message (so that canaries reach the answer), `stall` streams two chunks and then
+ * holds the stream open until the client goes away, anything else answers a fixed text. It speaks the real
+ * protocol, unary and SSE.
  */
 export async function startFakeUpstream() {
   const calls: string[] = [];
+  let stallsClosed = 0;
+  const closeWaiters: { count: number; resolve: () => void }[] = [];
+  const onStallClosed = () => {
+    stallsClosed++;
+    for (const w of closeWaiters.filter((w) => stallsClosed >= w.count)) {
+      closeWaiters.splice(closeWaiters.indexOf(w), 1);
+      w.resolve();
+    }
+  };
+  const sseChunk = (model: string, delta: object, finishReason: string | null) =>
+    `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model, choices: [{ index: 0, delta, finish_reason: finishReason }] })}\n\n`;
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -25,12 +38,26 @@ export async function startFakeUpstream() {
         messages: { role: string; content: string }[];
       };
       calls.push(payload.model);
+      const last = payload.messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
       if (payload.model === 'fail-500') {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message: 'upstream broke', type: 'server_error' } }));
         return;
       }
-      const last = payload.messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
+      if (payload.model === 'fail-400') {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({ error: { message: `this prompt is not accepted: ${last}`, type: 'invalid_request_error' } }),
+        );
+        return;
+      }
+      if (payload.model === 'stall' && payload.stream) {
+        res.on('close', onStallClosed);
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(sseChunk(payload.model, { content: 'Let me ' }, null));
+        res.write(sseChunk(payload.model, { content: 'think. ' }, null));
+        return;
+      }
       const text = payload.model === 'echo' ? `You said: ${last}` : 'Here is an answer.\n\n```js\nconst x = 1;\n```';
       if (payload.stream) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -62,7 +89,21 @@ export async function startFakeUpstream() {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-  return { url, calls, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url,
+    calls,
+    /** Resolves once `count` streams of `stall` have been closed by their client, in all. */
+    stallsClosed: (count: number) =>
+      new Promise<void>((resolve) => {
+        if (stallsClosed >= count) resolve();
+        else closeWaiters.push({ count, resolve });
+      }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 const common = {
@@ -72,9 +113,9 @@ const common = {
   typicalLatencyMs: 500,
 };
 
-/** Catalog used by router tests: two simulated models and three upstream models with scripted behaviour. */
-export function testCatalogJson(upstreamUrl: string) {
-  const upstream = (id: string, providerModel: string, quality: number, price: number) => ({
+/** A catalog entry for a model of the fake upstream (`providerModel` chooses its behaviour). */
+export function upstreamModel(upstreamUrl: string, id: string, providerModel: string, quality: number, price: number) {
+  return {
     id,
     provider: 'openai',
     providerName: `local-${id}`,
@@ -83,9 +124,19 @@ export function testCatalogJson(upstreamUrl: string) {
     pricing: { inputPerMTok: price, outputPerMTok: price * 2 },
     priorQuality: { code_algorithm: quality, conversation: quality, factual: quality, creative: quality },
     ...common,
-  });
+  };
+}
+
+/**
+ * Catalog used by router tests: two simulated models and three upstream models with scripted behaviour, plus
+ * `extra` entries for the tests that need more.
+ */
+export function testCatalogJson(upstreamUrl: string, extra: ReturnType<typeof upstreamModel>[] = []) {
+  const upstream = (id: string, providerModel: string, quality: number, price: number) =>
+    upstreamModel(upstreamUrl, id, providerModel, quality, price);
   return {
     models: [
+      ...extra,
       upstream('broken-large', 'fail-500', 0.99, 20),
       upstream('echo-small', 'echo', 0.6, 0.5),
       upstream('steady', 'steady', 0.7, 1),
@@ -110,6 +161,10 @@ export async function startTestRouter(options: {
   logLines?: string[];
   store?: Store;
   seed?: number;
+  extraModels?: ReturnType<typeof upstreamModel>[];
+  /** Consecutive failures that open a model's breaker (default: high enough never to open). */
+  breakerFailures?: number;
+  callTimeoutMs?: number;
 }) {
   const logLines = options.logLines ?? [];
   const logger = createLogger({
@@ -123,7 +178,7 @@ export async function startTestRouter(options: {
   const other = await store.createAccount('router-test-other');
   const otherKey = (await store.createApiKey(other.id)).key;
   const catalog = loadCatalog({
-    json: testCatalogJson(options.upstreamUrl),
+    json: testCatalogJson(options.upstreamUrl, options.extraModels),
     env: {},
     latencyScale: 0,
     http: { timeoutMs: 2000, retry: { maxAttempts: 1 } },
@@ -142,8 +197,8 @@ export async function startTestRouter(options: {
     hmacSecret: 'h'.repeat(32),
     enhancementHoldout: 0.2,
     maxAttempts: 3,
-    callTimeoutMs: 5000,
-    breaker: { failureThreshold: 1000, coolDownMs: 1000 },
+    callTimeoutMs: options.callTimeoutMs ?? 5000,
+    breaker: { failureThreshold: options.breakerFailures ?? 1000, coolDownMs: 1000 },
     seed: options.seed ?? 7,
   });
   const client = new routerV1.RouterServiceClient(`127.0.0.1:${service.port}`, credentials.createInsecure());
@@ -197,6 +252,18 @@ export async function startTestRouter(options: {
         call.on('error', reject);
         call.on('end', () => resolve(out));
       });
+    },
+    /** A stream's messages and how it ended (an error, or undefined when it ended normally). */
+    streamOutcome(req: routerV1.DeepPartial<routerV1.StreamChatCompletionRequest>, k: string = key) {
+      return new Promise<{ chunks: routerV1.StreamChatCompletionResponse[]; error: ServiceError | undefined }>(
+        (resolve) => {
+          const chunks: routerV1.StreamChatCompletionResponse[] = [];
+          const call = client.streamChatCompletion(routerV1.StreamChatCompletionRequest.fromPartial(req), md(k));
+          call.on('data', (m: routerV1.StreamChatCompletionResponse) => chunks.push(m));
+          call.on('error', (error: ServiceError) => resolve({ chunks, error }));
+          call.on('end', () => resolve({ chunks, error: undefined }));
+        },
+      );
     },
     async close() {
       client.close();

@@ -1,0 +1,178 @@
+import { expect } from 'chai';
+import { status } from '@grpc/grpc-js';
+import { routerV1, typeV1 } from '@routeplex/contracts';
+import { openStore } from '@routeplex/store';
+import { bearer } from '@routeplex/testkit';
+import { validateChatRequest } from '../src/validation.js';
+import { grpcError, startFakeUpstream, startTestRouter, upstreamModel } from './harness.js';
+
+const CANARY = 'CANARY-91c4be-GROMFLOMITE';
+const user = (content: string) => [{ role: 'user', content }];
+
+describe("failures that are not the model's do not count against it", function () {
+  let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
+  let r: Awaited<ReturnType<typeof startTestRouter>>;
+  /** Streams of `stall` closed so far, over the tests of this block (they run in order). */
+  let stallsClosed = 0;
+
+  before(async () => {
+    upstream = await startFakeUpstream();
+    r = await startTestRouter({
+      upstreamUrl: upstream.url,
+      extraModels: [
+        upstreamModel(upstream.url, 'bad-request', 'fail-400', 0.99, 0.5),
+        upstreamModel(upstream.url, 'stalling', 'stall', 0.5, 1),
+      ],
+      // Every test below fails a model at least this often: a count against it would open its breaker.
+      breakerFailures: 2,
+      // Far beyond the test timeout: a stalled stream ends only when the router closes it.
+      callTimeoutMs: 600_000,
+    });
+  });
+  after(async () => {
+    await r.close();
+    await upstream.close();
+  });
+
+  it('answers an upstream 400 with INVALID_ARGUMENT saying what to fix, and keeps the model routable', async () => {
+    const messages = user(`Write a poem about ${CANARY}`);
+    for (let i = 0; i < 3; i++) {
+      const err = await grpcError(r.complete({ model: 'bad-request', messages }));
+      expect(err.code, err.details).to.equal(status.INVALID_ARGUMENT);
+      expect(err.details).to.match(/bad-request/);
+      expect(err.details).to.match(/max_tokens/);
+      // Neither the upstream's message (it echoes the prompt) nor the provider's internals.
+      expect(err.details).not.to.include(CANARY);
+      expect(err.details).not.to.include('fail-400');
+      expect(err.details).not.to.include('local-bad-request');
+    }
+    const streamed = await r.streamOutcome({ model: 'bad-request', messages });
+    expect(streamed.error?.code, streamed.error?.details).to.equal(status.INVALID_ARGUMENT);
+
+    // Four refusals with a breaker that opens at two: the model is still a candidate, and is not the failure.
+    const res = await r.complete({
+      model: 'routeplex-ai',
+      messages: user('Implement quicksort in Go'),
+      routing: { allowedModels: ['bad-request', 'steady'], preference: typeV1.Preference.PREFERENCE_QUALITY },
+    });
+    expect(res.routing!.attempts.map((a) => [a.model, a.errorCode])).to.deep.equal([
+      ['bad-request', 'INVALID_ARGUMENT'],
+      ['steady', ''],
+    ]);
+    await r.store.flush();
+    const cells = await r.store.loadAccountCells(r.account.id);
+    expect(cells.find((c) => c.model === 'bad-request')?.failures ?? 0).to.equal(0);
+    expect(r.logLines.join('\n')).not.to.include(CANARY);
+  });
+
+  it('does not count a client cancelling a stream mid-answer against the model', async () => {
+    for (let i = 0; i < 3; i++) {
+      const call = r.client.streamChatCompletion(
+        routerV1.StreamChatCompletionRequest.fromPartial({ model: 'stalling', messages: user('Tell me a story') }),
+        bearer(r.key),
+      );
+      const ended = new Promise<void>((resolve) => call.on('error', () => resolve()));
+      await new Promise<void>((resolve) =>
+        call.on('data', (m: routerV1.StreamChatCompletionResponse) => {
+          if (m.choices[0]?.delta?.content) resolve();
+        }),
+      );
+      call.cancel();
+      await ended;
+      await upstream.stallsClosed(++stallsClosed);
+    }
+    // Had the cancellations counted, the breaker would be open and automatic routing would leave the model out.
+    const res = await r.complete({
+      model: 'routeplex-ai',
+      messages: user('Tell me a story'),
+      routing: { allowedModels: ['stalling'] },
+    });
+    expect(res.routing!.model).to.equal('stalling');
+  });
+
+  it('closes the upstream stream when the consumer stops, without counting it against the model', async () => {
+    const input = validateChatRequest(
+      routerV1.CreateChatCompletionRequest.fromPartial({ model: 'stalling', messages: user('Tell me a story') }),
+    );
+    for (let i = 0; i < 2; i++) {
+      const err = await r.service.router
+        .stream(r.account.id, input, new AbortController().signal, async (event) => {
+          if (event.chunk) throw new Error('the consumer went away');
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect((err as Error | undefined)?.message).to.equal('the consumer went away');
+      // The upstream sees its request closed by the router, not by the call deadline (minutes away).
+      await upstream.stallsClosed(++stallsClosed);
+    }
+    const res = await r.complete({
+      model: 'routeplex-ai',
+      messages: user('Tell me a story'),
+      routing: { allowedModels: ['stalling'] },
+    });
+    expect(res.routing!.model).to.equal('stalling');
+  });
+});
+
+describe('a request whose record the store refuses', function () {
+  let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
+  let r: Awaited<ReturnType<typeof startTestRouter>>;
+  const refusals = () => r.logLines.filter((l) => l.includes('recording a request failed')).length;
+
+  before(async () => {
+    upstream = await startFakeUpstream();
+    // A database that does not keep up: one write fills the queue, and nothing commits until a flush.
+    const store = await openStore({ batch: { maxDelayMs: 60_000, maxPending: 1 } });
+    r = await startTestRouter({ upstreamUrl: upstream.url, store });
+  });
+  after(async () => {
+    await r.close();
+    await r.store.close();
+    await upstream.close();
+  });
+
+  it('fails once, logged, without calling another model or counting against the one that answered', async () => {
+    const first = await r.complete({ model: 'steady', messages: user('hello') }); // fills the queue
+    const calls = upstream.calls.length;
+    const err = await grpcError(
+      r.complete({
+        model: 'routeplex-ai',
+        messages: user(`Say ${CANARY}`),
+        routing: { allowedModels: ['steady', 'echo-small'] },
+      }),
+    );
+    expect(err.code, err.details).to.equal(status.RESOURCE_EXHAUSTED);
+    expect(err.details).to.match(/could not be recorded/);
+    expect(err.details).to.match(/retry later/);
+    expect(upstream.calls.length - calls).to.equal(1);
+    expect(refusals()).to.equal(1);
+
+    // Streamed: the text went out, but not the closing chunk; the client gets the same error instead.
+    const streamed = await r.streamOutcome({ model: 'echo-small', messages: user(`Say ${CANARY}`) });
+    expect(streamed.error?.code, streamed.error?.details).to.equal(status.RESOURCE_EXHAUSTED);
+    expect(streamed.error?.details).to.match(/could not be recorded/);
+    expect(streamed.chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).to.include(CANARY);
+    expect(streamed.chunks.some((c) => c.choices[0]?.finishReason)).to.equal(false);
+    expect(upstream.calls.length - calls).to.equal(2);
+    expect(refusals()).to.equal(2);
+
+    const selected = await grpcError(r.select({ messages: user('hello') }));
+    expect(selected.code, selected.details).to.equal(status.RESOURCE_EXHAUSTED);
+    expect(refusals()).to.equal(3);
+    expect(r.logLines.join('\n')).not.to.include(CANARY);
+
+    // Once the database catches up, the same requests are answered and recorded; the refused ones left nothing.
+    await r.store.flush();
+    const again = await r.complete({
+      model: 'routeplex-ai',
+      messages: user('hello'),
+      routing: { allowedModels: ['steady'] },
+    });
+    expect(again.routing!.attempts.map((a) => a.errorCode)).to.deep.equal(['']);
+    await r.store.flush();
+    const entries = await r.store.listEntries(r.account.id, { pageSize: 100 });
+    expect(entries.entries.map((e) => e.id).sort()).to.deep.equal([first.id, again.id].sort());
+  });
+});
