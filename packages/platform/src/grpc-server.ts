@@ -36,6 +36,9 @@ export interface BindOptions {
   logger: Logger;
 }
 
+/** Codes of failures on the server's side, whose causes are logged at warn level. */
+const SERVER_SIDE: ReadonlySet<string> = new Set(['INTERNAL', 'UNKNOWN', 'DATA_LOSS', 'UNAVAILABLE']);
+
 /**
  * Binds async handlers to a grpc-js service definition. This is the server boundary every service shares:
  * it authenticates each call (the auth interceptor), wires cancellation, and is the one place where any
@@ -53,6 +56,10 @@ export function bindService<S extends ServiceDefinition>(
     const fail = (err: unknown) => {
       const status = toPublicStatus(err);
       if (status.unexpected) options.logger.error({ err, method: path }, 'unexpected failure');
+      // A typed error of the server's side (the database, an upstream) tells the caller only what happened;
+      // its cause, which may name hosts or tables, is for the operator.
+      else if (SERVER_SIDE.has(status.codeName))
+        options.logger.warn({ err, code: status.codeName, method: path }, 'call failed on the server side');
       else if (status.codeName !== 'UNAUTHENTICATED' && status.codeName !== 'CANCELLED')
         options.logger.debug({ code: status.codeName, method: path }, 'call failed');
       return status;

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { feedbackV1, routerV1 } from '@routeplex/contracts';
 import { Authenticator, hashApiKey } from '../src/auth.js';
-import { invalidArgument } from '../src/errors.js';
+import { DomainError, invalidArgument } from '../src/errors.js';
 import { bindService, startGrpcServer, type Handlers, type RunningServer } from '../src/grpc-server.js';
 import { createLogger } from '../src/logger.js';
 
@@ -147,6 +147,53 @@ describe('bindService with a server stream', () => {
       const deadline = Date.now() + 5000;
       while (!finished && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       expect(finished).to.equal(true);
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+});
+
+describe('bindService on a failure of the server side', () => {
+  it('sends the typed message only and logs the cause for the operator', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({
+      name: 'test',
+      level: 'info',
+      destination: { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+    });
+    const authenticator = new Authenticator({ accountClaim: 'sub', apiKeyCacheMs: 0 }, async () => ({
+      accountId: 'acct-a',
+    }));
+    const cause = new Error('connect ECONNREFUSED 10.0.0.5:5432');
+    const implementation = bindService(
+      feedbackV1.FeedbackServiceService,
+      {
+        async submitFeedback() {
+          throw new DomainError('UNAVAILABLE', 'rating requests failed because the database is not reachable', {
+            cause,
+          });
+        },
+      },
+      { authenticator, logger },
+    );
+    const server = await startGrpcServer({
+      host: '127.0.0.1',
+      port: 0,
+      services: [{ definition: feedbackV1.FeedbackServiceService, implementation }],
+    });
+    const client = new feedbackV1.FeedbackServiceClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
+    try {
+      const md = new Metadata();
+      md.set('authorization', `Bearer ${KEY}`);
+      const err = await new Promise<ServiceError>((resolve) =>
+        client.submitFeedback({ requestId: 'req_x', score: 5 }, md, (e) => resolve(e!)),
+      );
+      expect(err.code).to.equal(status.UNAVAILABLE);
+      expect(err.details).to.equal('rating requests failed because the database is not reachable');
+      const logged = lines.find((l) => l.msg === 'call failed on the server side');
+      expect(logged).to.include({ level: 40, code: 'UNAVAILABLE' });
+      expect(JSON.stringify(logged)).to.include('10.0.0.5:5432');
     } finally {
       client.close();
       await server.close();

@@ -111,18 +111,20 @@ export function describeCause(error: unknown): string {
   return code === undefined ? short : `${short} (${code})`;
 }
 
-/** Wraps an unexpected failure of a query in a StoreError, keeping the original as `cause` for logs. */
+/**
+ * Wraps an unexpected failure of a query in a StoreError, keeping the original as `cause` for logs. The
+ * message reaches API clients, so it says what happened without the database's own text, which names
+ * hosts, ports, tables and constraints (the server boundary logs the cause).
+ */
 export function wrapQueryError(error: unknown, what: string): StoreError {
   if (error instanceof StoreError) return error;
   if (isTransientDatabaseError(error)) {
     return new StoreError(
       'UNAVAILABLE',
       'QUERY_FAILED',
-      `${what} failed because the database is not reachable right now: ${describeCause(error)}; retry later`,
-      {
-        cause: error,
-      },
+      `${what} failed because the database is not reachable right now; retry later`,
+      { cause: error },
     );
   }
-  return new StoreError('INTERNAL', 'QUERY_FAILED', `${what} failed: ${describeCause(error)}`, { cause: error });
+  return new StoreError('INTERNAL', 'QUERY_FAILED', `${what} failed because of a database error`, { cause: error });
 }
