@@ -117,9 +117,11 @@ export class Router {
     const plan = await this.plan(accountId, input);
     const attempts: AttemptInfo[] = [];
     const failures: CellDeltaInput[] = [];
+    const disabled: string[] = [];
     for (const model of this.attemptOrder(plan)) {
       const started = this.o.now();
       const breaker = this.o.breakers.get(model.provider, model.id);
+      if (!admitted(breaker, model, disabled)) continue;
       let result: ChatResult;
       try {
         result = await this.o.catalog.provider(model.id).complete({
@@ -139,7 +141,7 @@ export class Router {
       this.recordCompletion(accountId, plan, input, model, result, latencyMs, failures);
       return { requestId: plan.requestId, createdMs: plan.createdMs, result, routing };
     }
-    throw allFailed(attempts);
+    throw allFailed(attempts, disabled);
   }
 
   /**
@@ -156,9 +158,11 @@ export class Router {
     const plan = await this.plan(accountId, input);
     const attempts: AttemptInfo[] = [];
     const failures: CellDeltaInput[] = [];
+    const disabled: string[] = [];
     for (const model of this.attemptOrder(plan)) {
       const started = this.o.now();
       const breaker = this.o.breakers.get(model.provider, model.id);
+      if (!admitted(breaker, model, disabled)) continue;
       const chunks = this.o.catalog.provider(model.id).stream({ ...this.call(model, input, plan.messages), signal });
       const iterator = chunks[Symbol.asyncIterator]();
       let first: IteratorResult<ChatChunk>;
@@ -220,7 +224,7 @@ export class Router {
       if (closing) await emit({ ...base, chunk: closing });
       return;
     }
-    throw allFailed(attempts);
+    throw allFailed(attempts, disabled);
   }
 
   /** A routing decision without a model call, recorded as a selection. */
@@ -495,11 +499,24 @@ function codeOf(err: unknown): string {
   return typeof code === 'string' ? code : 'INTERNAL';
 }
 
-function allFailed(attempts: AttemptInfo[]): DomainError {
+/**
+ * Whether to call the model now. A named model skips the decision, and the decision's view of the breakers
+ * may be stale by the time a fallback is tried: the breaker itself lets a call through when closed, and only
+ * one probe at a time once its cool-down has passed.
+ */
+function admitted(breaker: CircuitBreaker, model: RoutableModel, disabled: string[]): boolean {
+  if (breaker.tryAcquire()) return true;
+  disabled.push(model.id);
+  return false;
+}
+
+function allFailed(attempts: AttemptInfo[], disabled: readonly string[]): DomainError {
   if (attempts.length === 0)
     return new DomainError(
       'UNAVAILABLE',
-      'no model could be tried: every eligible provider is temporarily disabled after failures; retry shortly',
+      disabled.length > 0
+        ? `no model could be tried: ${disabled.join(', ')} ${disabled.length === 1 ? 'is' : 'are'} temporarily disabled after failures; retry shortly or choose another model`
+        : 'no model could be tried: every eligible provider is temporarily disabled after failures; retry shortly',
     );
   // The upstream's own message is not passed on: it can echo the prompt, and it names provider internals.
   if (attempts.every((a) => a.errorCode === 'INVALID_ARGUMENT'))

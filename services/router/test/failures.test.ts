@@ -176,3 +176,41 @@ describe('a request whose record the store refuses', function () {
     expect(entries.entries.map((e) => e.id).sort()).to.deep.equal([first.id, again.id].sort());
   });
 });
+
+describe("a model's circuit breaker", function () {
+  let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
+  let r: Awaited<ReturnType<typeof startTestRouter>>;
+
+  before(async () => {
+    upstream = await startFakeUpstream();
+    // Opens after two failures, for the harness's cool-down of 1 s.
+    r = await startTestRouter({ upstreamUrl: upstream.url, breakerFailures: 2 });
+  });
+  after(async () => {
+    await r.close();
+    await upstream.close();
+  });
+
+  const upstreamCalls = () => upstream.calls.filter((m) => m === 'fail-500').length;
+
+  it('keeps a named model that it opened from being called, saying so, and lets one probe through after the cool-down', async () => {
+    for (let i = 0; i < 2; i++)
+      expect((await grpcError(r.complete({ model: 'broken-large', messages: user('Hi') }))).code).to.equal(
+        status.UNAVAILABLE,
+      );
+    const before = upstreamCalls();
+    const refused = await grpcError(r.complete({ model: 'broken-large', messages: user('Hi') }));
+    expect(refused.code).to.equal(status.UNAVAILABLE);
+    expect(refused.details).to.match(/broken-large is temporarily disabled after failures/);
+    expect(upstreamCalls()).to.equal(before);
+
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // Half-open: of five concurrent requests exactly one is the probe; it fails and the circuit opens again.
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => grpcError(r.complete({ model: 'broken-large', messages: user('Hi') }))),
+    );
+    expect(results.map((e) => e.code)).to.deep.equal(Array(5).fill(status.UNAVAILABLE));
+    expect(upstreamCalls()).to.equal(before + 1);
+    expect(results.filter((e) => /temporarily disabled/.test(e.details))).to.have.length(4);
+  });
+});
