@@ -47,14 +47,13 @@ const baseUrl = process.env.DATABASE_URL;
 
   beforeEach(async () => {
     scratch = await createScratchDatabase(baseUrl as string, 'race');
-    // The store's connections detect a deadlock only after 30 s, the second connection after 20 ms: when
-    // the two deadlock, the second connection's statement is the one that fails, at once.
-    const name = new URL(scratch.url).pathname.slice(1);
-    await postgresQuery(baseUrl as string, `alter database ${name} set deadlock_timeout = '30s'`);
     store = await openStore({ databaseUrl: scratch.url, listen: false });
     other = new pg.Client({ connectionString: scratch.url });
     await other.connect();
-    await other.query(`set deadlock_timeout = '20ms'`);
+    // Any user may set this (deadlock_timeout needs a superuser): should the second connection's statement
+    // wait on a lock, it fails after 0.5 s, before the deletion's deadlock check (after 1 s of waiting) could
+    // abort and retry the deletion instead and hide a lock cycle.
+    await other.query(`set lock_timeout = '500ms'`);
   });
 
   afterEach(async () => {
