@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import { StoreError, describeCause, errorCodeOf, redactDatabaseUrl } from './errors.js';
+import { lockFolder } from './folder-lock.js';
 import { PGLITE_PARSERS, PgliteThread, type EmbeddedDatabase } from './pglite-thread.js';
 import type { StoreLogger } from './types.js';
 
@@ -225,12 +226,15 @@ export async function openPglite(options: PgliteConnectOptions): Promise<Databas
         ? 'PGlite (in memory)'
         : `PGlite at ${options.dir}`;
   let pglite: EmbeddedDatabase | undefined;
+  // A folder the store opens itself is its process's alone until the store closes (see folder-lock.ts).
+  const release = options.instance === undefined && options.dir !== undefined ? lockFolder(options.dir) : () => {};
   try {
     // A database the store opens itself runs on a worker thread (see pglite-thread.ts).
-    pglite = options.instance ?? new PgliteThread(options.dir, { onFailure: options.onFatal });
+    pglite = options.instance ?? new PgliteThread(options.dir, { onFailure: options.onFatal, onClosed: release });
     await pglite.waitReady;
   } catch (error) {
     if (options.instance === undefined) await pglite?.close().catch(() => undefined);
+    release();
     throw new StoreError(
       'UNAVAILABLE',
       'EMBEDDED_DATABASE_UNAVAILABLE',

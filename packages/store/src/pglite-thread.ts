@@ -75,9 +75,13 @@ export class PgliteThread implements EmbeddedDatabase {
 
   /**
    * Opens PGlite in `dir` (undefined: in memory) on a new worker thread. `onFailure` hears once if the
-   * thread stops on its own after it was ready (not after close()): every later query fails.
+   * thread stops on its own after it was ready (not after close()): every later query fails. `onClosed`
+   * hears when close() has stopped the thread.
    */
-  constructor(dir?: string, options: { onFailure?: (error: Error) => void } = {}) {
+  constructor(
+    dir?: string,
+    private readonly options: { onFailure?: (error: Error) => void; onClosed?: () => void } = {},
+  ) {
     // The worker is plain JavaScript and needs none of the caller's flags (some, like --input-type, break it).
     this.worker = new Worker(WORKER_URL, { workerData: { dir }, execArgv: [] });
     let ready = false;
@@ -138,6 +142,7 @@ export class PgliteThread implements EmbeddedDatabase {
     this.closing ??= (async () => {
       if (this.failure === undefined) await this.call({ id: 0, op: 'close' }).catch(() => undefined);
       await this.worker.terminate();
+      this.options.onClosed?.();
     })();
     return this.closing;
   }

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,6 +105,25 @@ describe('connection', function () {
       } finally {
         await second.close();
       }
+    });
+
+    it('is open in one process at a time, and a lock left by a process that is gone is taken over', async () => {
+      const folder = join(dir, 'db');
+      const first = await openStore({ pgliteDir: folder, listen: false });
+      try {
+        const second = await openFailure({ pgliteDir: folder, listen: false });
+        expect(second).to.include({ code: 'FAILED_PRECONDITION', reason: 'EMBEDDED_DATABASE_UNAVAILABLE' });
+        expect(second.message).to.include(`open in process ${process.pid}`);
+        expect(second.message).to.include('stop that process');
+      } finally {
+        await first.close();
+      }
+      // A process that died with the folder open (its pid no longer runs).
+      const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+      await writeFile(join(folder, 'routeplex.lock'), gone);
+      const third = await openStore({ pgliteDir: folder, listen: false });
+      await third.close();
+      expect(existsSync(join(folder, 'routeplex.lock'))).to.equal(false);
     });
 
     it('reports a folder that cannot hold a database', async () => {
