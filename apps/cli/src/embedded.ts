@@ -1,5 +1,5 @@
 import { fork } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -27,23 +27,48 @@ export interface EmbeddedSecrets {
   jwtSecret: string;
 }
 
-/** Secrets of an embedded install: from the environment, else generated once and kept in the data folder. */
-async function embeddedSecrets(config: EmbeddedConfig): Promise<EmbeddedSecrets> {
+/**
+ * Secrets of an embedded install: from the environment, else generated once and kept in the data folder
+ * (only the generated ones: a secret given in the environment is never copied to disk). A file that exists
+ * but cannot be read is an error, not a first start: new secrets would silently invalidate every issued
+ * development JWT and every message hash.
+ */
+export async function embeddedSecrets(
+  config: Pick<EmbeddedConfig, 'ROUTEPLEX_DATA_DIR' | 'ROUTEPLEX_HMAC_SECRET' | 'ROUTEPLEX_JWT_SECRET'>,
+): Promise<EmbeddedSecrets> {
   const file = join(config.ROUTEPLEX_DATA_DIR, 'secrets.json');
   let saved: Partial<EmbeddedSecrets> = {};
+  let text: string | undefined;
   try {
-    saved = JSON.parse(await readFile(file, 'utf8')) as Partial<EmbeddedSecrets>;
-  } catch {
-    // first start
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw unreadableSecrets(file, error);
   }
-  const secrets = {
-    hmacSecret: config.ROUTEPLEX_HMAC_SECRET ?? saved.hmacSecret ?? randomBytes(32).toString('hex'),
-    jwtSecret: config.ROUTEPLEX_JWT_SECRET ?? saved.jwtSecret ?? randomBytes(32).toString('hex'),
+  if (text !== undefined) {
+    try {
+      saved = JSON.parse(text) as Partial<EmbeddedSecrets>;
+    } catch (error) {
+      throw unreadableSecrets(file, error);
+    }
+  }
+  const kept: Partial<EmbeddedSecrets> = {};
+  if (config.ROUTEPLEX_HMAC_SECRET === undefined) kept.hmacSecret = saved.hmacSecret ?? randomBytes(32).toString('hex');
+  if (config.ROUTEPLEX_JWT_SECRET === undefined) kept.jwtSecret = saved.jwtSecret ?? randomBytes(32).toString('hex');
+  if (kept.hmacSecret !== saved.hmacSecret || kept.jwtSecret !== saved.jwtSecret) {
+    await writeFile(file, JSON.stringify(kept), { mode: 0o600 });
+    await chmod(file, 0o600);
+  }
+  return {
+    hmacSecret: config.ROUTEPLEX_HMAC_SECRET ?? kept.hmacSecret!,
+    jwtSecret: config.ROUTEPLEX_JWT_SECRET ?? kept.jwtSecret!,
   };
-  if (saved.hmacSecret !== secrets.hmacSecret || saved.jwtSecret !== secrets.jwtSecret) {
-    await writeFile(file, JSON.stringify(secrets), { mode: 0o600 });
-  }
-  return secrets;
+}
+
+function unreadableSecrets(file: string, cause: unknown): Error {
+  return new Error(
+    `${file} exists but cannot be read as the install's secrets: restore it, or delete it to generate new ones (development JWTs and message hashes made with the old ones will no longer match)`,
+    { cause },
+  );
 }
 
 export interface Embedded {
