@@ -62,10 +62,20 @@ async function main(argv: string[]): Promise<number> {
       if (sub !== 'mint' || !positionals[0]) break;
       let secret = config.ROUTEPLEX_JWT_SECRET;
       if (!secret) {
+        // The secret an embedded start generated; one given to it in the environment is never on disk.
         const { readFile } = await import('node:fs/promises');
-        secret = (
-          JSON.parse(await readFile(`${config.ROUTEPLEX_DATA_DIR}/secrets.json`, 'utf8')) as { jwtSecret: string }
-        ).jwtSecret;
+        const file = `${config.ROUTEPLEX_DATA_DIR}/secrets.json`;
+        const saved = await readFile(file, 'utf8').then(
+          (text) => (JSON.parse(text) as { jwtSecret?: unknown }).jwtSecret,
+          () => undefined,
+        );
+        if (typeof saved !== 'string') {
+          console.error(
+            `no JWT secret: set ROUTEPLEX_JWT_SECRET to the one the services use (${file} holds none; it is written by the first embedded start)`,
+          );
+          return 1;
+        }
+        secret = saved;
       }
       console.log(
         await mintJwt({

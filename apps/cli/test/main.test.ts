@@ -130,6 +130,13 @@ for (const location of locations) {
       expect(principal).to.include({ accountId: 'acc_jwtholder', method: 'jwt' });
     });
 
+    it('says which JWT secret to set when it has none to mint with', async () => {
+      const run = await routeplex(['jwt', 'mint', 'acc_nosecret'], { ...location.env(), ROUTEPLEX_JWT_SECRET: '' });
+      expect(run.code).to.equal(1);
+      expect(run.stdout).to.equal('');
+      expect(run.stderr).to.match(/no JWT secret: set ROUTEPLEX_JWT_SECRET to the one the services use/);
+    });
+
     it('answers an unknown or incomplete command with its usage and exit code 2', async () => {
       for (const args of [['frobnicate'], ['key', 'revoke', 'acc_only']]) {
         const run = await routeplex(args, location.env());
