@@ -249,6 +249,15 @@ export class Router {
     let decision: Decision | undefined;
     const autoRouted = input.model === AUTO_MODEL;
     if (autoRouted) {
+      if (input.allowedModels && !input.allowedModels.some((id) => this.o.catalog.get(id)))
+        throw invalidArgument(
+          `routing.allowed_models: none of ${input.allowedModels.slice(0, 20).join(', ')} is a model of this deployment; ` +
+            `use ids such as ${this.o.catalog
+              .models()
+              .slice(0, 10)
+              .map((m) => m.id)
+              .join(', ')}`,
+        );
       const personal = await this.o.cache.personal(accountId, queryType);
       const global = this.o.cache.globalCells(queryType);
       const candidates = this.o.catalog.models();

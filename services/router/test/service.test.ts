@@ -167,6 +167,12 @@ describe('RouterService over gRPC', function () {
         /max_cost_usd|cost/,
       ],
       [
+        'allowed models none of which this deployment has',
+        { model: 'routeplex-ai', messages: user('x'), routing: { allowedModels: ['gpt-17', 'claude-99'] } },
+        status.INVALID_ARGUMENT,
+        /^routing\.allowed_models: none of gpt-17, claude-99 is a model of this deployment; use ids such as /,
+      ],
+      [
         'stream: true on the unary rpc',
         { model: 'routeplex-ai', messages: user('x'), stream: true },
         status.INVALID_ARGUMENT,
