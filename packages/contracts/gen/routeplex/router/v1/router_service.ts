@@ -2573,11 +2573,14 @@ export const RouterServiceService = {
    * Errors:
    * - UNAUTHENTICATED: the credential is missing, malformed, expired or revoked.
    * - INVALID_ARGUMENT: unknown model, empty or malformed messages, an unknown role, max_tokens out of
-   *   range, or a prompt beyond every candidate's context window; the message names the field to fix.
+   *   range, allowed_models naming no model of the deployment, a prompt beyond every candidate's context
+   *   window, or a request every model tried refused as invalid; the message names the field to fix.
    * - FAILED_PRECONDITION: no model satisfies the constraints (allowed models, max cost, capabilities).
-   * - UNAVAILABLE: every candidate failed; the message lists the attempts.
+   * - UNAVAILABLE: every candidate failed, or its circuit is open after failures; the message lists the
+   *   attempts or names the disabled models.
    * - DEADLINE_EXCEEDED: the model did not answer in time.
-   * - RESOURCE_EXHAUSTED: the upstream provider rate-limited every attempt.
+   * - RESOURCE_EXHAUSTED: the upstream provider rate-limited every attempt, or the answer could not be
+   *   recorded because the database is not keeping up (retry later).
    */
   createChatCompletion: {
     path: "/routeplex.router.v1.RouterService/CreateChatCompletion" as const,
@@ -2642,11 +2645,14 @@ export interface RouterServiceServer extends UntypedServiceImplementation {
    * Errors:
    * - UNAUTHENTICATED: the credential is missing, malformed, expired or revoked.
    * - INVALID_ARGUMENT: unknown model, empty or malformed messages, an unknown role, max_tokens out of
-   *   range, or a prompt beyond every candidate's context window; the message names the field to fix.
+   *   range, allowed_models naming no model of the deployment, a prompt beyond every candidate's context
+   *   window, or a request every model tried refused as invalid; the message names the field to fix.
    * - FAILED_PRECONDITION: no model satisfies the constraints (allowed models, max cost, capabilities).
-   * - UNAVAILABLE: every candidate failed; the message lists the attempts.
+   * - UNAVAILABLE: every candidate failed, or its circuit is open after failures; the message lists the
+   *   attempts or names the disabled models.
    * - DEADLINE_EXCEEDED: the model did not answer in time.
-   * - RESOURCE_EXHAUSTED: the upstream provider rate-limited every attempt.
+   * - RESOURCE_EXHAUSTED: the upstream provider rate-limited every attempt, or the answer could not be
+   *   recorded because the database is not keeping up (retry later).
    */
   createChatCompletion: handleUnaryCall<CreateChatCompletionRequest, CreateChatCompletionResponse>;
   /**
@@ -2675,11 +2681,14 @@ export interface RouterServiceClient extends Client {
    * Errors:
    * - UNAUTHENTICATED: the credential is missing, malformed, expired or revoked.
    * - INVALID_ARGUMENT: unknown model, empty or malformed messages, an unknown role, max_tokens out of
-   *   range, or a prompt beyond every candidate's context window; the message names the field to fix.
+   *   range, allowed_models naming no model of the deployment, a prompt beyond every candidate's context
+   *   window, or a request every model tried refused as invalid; the message names the field to fix.
    * - FAILED_PRECONDITION: no model satisfies the constraints (allowed models, max cost, capabilities).
-   * - UNAVAILABLE: every candidate failed; the message lists the attempts.
+   * - UNAVAILABLE: every candidate failed, or its circuit is open after failures; the message lists the
+   *   attempts or names the disabled models.
    * - DEADLINE_EXCEEDED: the model did not answer in time.
-   * - RESOURCE_EXHAUSTED: the upstream provider rate-limited every attempt.
+   * - RESOURCE_EXHAUSTED: the upstream provider rate-limited every attempt, or the answer could not be
+   *   recorded because the database is not keeping up (retry later).
    */
   createChatCompletion(
     request: CreateChatCompletionRequest,
