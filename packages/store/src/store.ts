@@ -431,6 +431,13 @@ class KnexStore implements Store {
     this.backend = db.backend;
     this.knex = db.knex;
     this.batcher = new WriteBatcher((batch) => this.commitBatch(batch), batchOptions, logger);
+    // An answer's record waits in this process's queue for a few milliseconds; the account may be deleted
+    // meanwhile by another process (or by this one), whose deletion must not be undone by that record.
+    hub.add((event) => {
+      if (event.kind !== 'delete' || event.accountId === undefined) return;
+      const dropped = this.batcher.discardAccount(event.accountId);
+      if (dropped > 0) logger.info({ dropped }, 'dropped queued writes of an account whose data was deleted');
+    });
   }
 
   hashApiKey(key: string): string {

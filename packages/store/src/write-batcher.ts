@@ -139,6 +139,30 @@ export class WriteBatcher {
     return this.keys.size;
   }
 
+  /**
+   * Drops the account's writes still waiting in the queue, when its data has been deleted (by any
+   * process): committed after the deletion, they would bring back what it removed. Each resolves as if it
+   * had been committed and then deleted. Writes already in a committing batch are not touched: a deletion
+   * waits for those (the account's advisory lock) and removes them. Returns how many were dropped.
+   */
+  discardAccount(accountId: string): number {
+    const kept: PendingWrite[] = [];
+    let dropped = 0;
+    for (const p of this.queue) {
+      if (p.write.entry.accountId !== accountId) {
+        kept.push(p);
+        continue;
+      }
+      dropped++;
+      this.keys.delete(p.key);
+      this.unsettled.delete(p);
+      p.settle();
+      p.resolve();
+    }
+    this.queue = kept;
+    return dropped;
+  }
+
   /** Whether a write of this request is queued or being committed by this process. */
   isPending(accountId: string, requestId: string): boolean {
     return this.keys.has(`${accountId}\u0000${requestId}`);
@@ -147,7 +171,8 @@ export class WriteBatcher {
   /**
    * Queues one write. Throws at once (StoreError) when the write is invalid, a write of the same request is
    * already queued, the queue is full or the store is closed; otherwise returns a promise that resolves once
-   * the write is committed. The promise is marked handled, so callers may leave it un-awaited.
+   * the write is committed (or discarded with its account's data, see discardAccount). The promise is
+   * marked handled, so callers may leave it un-awaited.
    */
   enqueue(write: EntryWrite): Promise<void> {
     if (this.closed)

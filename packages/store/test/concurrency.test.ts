@@ -169,3 +169,33 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+(baseUrl === undefined ? describe.skip : describe)('a deletion made by another process', function () {
+  this.timeout(60_000);
+
+  it("drops this process's queued writes of the account, which would otherwise bring its data back", async () => {
+    const scratch = await createScratchDatabase(baseUrl as string, 'queued');
+    // The router's store, whose writes wait in its queue, and the insights service's, which deletes.
+    const router = await openStore({ databaseUrl: scratch.url, batch: { maxDelayMs: 60_000 } });
+    const insights = await openStore({ databaseUrl: scratch.url });
+    try {
+      const other = heuristicWrite('acc_kept');
+      const acknowledged = router.enqueue(heuristicWrite('acc_gone'));
+      void router.enqueue(other);
+      expect(router.pendingWrites).to.equal(2);
+
+      await insights.deleteAccountData('acc_gone');
+      // Until the deletion's notification reaches the router's store (a state, not a length of time).
+      expect(await waitFor(async () => router.pendingWrites === 1)).to.equal(true);
+      await acknowledged;
+      await router.flush();
+      expect(await insights.countEntries('acc_gone')).to.equal(0);
+      expect(await insights.loadAccountCells('acc_gone')).to.deep.equal([]);
+      expect(await insights.countEntries('acc_kept')).to.equal(1);
+    } finally {
+      await router.close();
+      await insights.close();
+      await scratch.drop();
+    }
+  });
+});
