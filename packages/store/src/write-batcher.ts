@@ -315,12 +315,21 @@ export class WriteBatcher {
   }
 
   private async commitWithRetry(batch: MergedBatch): Promise<void> {
+    // A connection lost during COMMIT leaves unknown whether the transaction committed.
+    let maybeCommitted = false;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.commit(batch);
         return;
       } catch (error) {
+        if (maybeCommitted && isEntryKeyTaken(error)) {
+          // The batch's entries are there: the attempt whose answer was lost committed (with its cells, in
+          // the same transaction). Its writes are done; reporting them failed would be wrong.
+          this.logger.info({ attempt }, 'store batch had committed before its connection was lost');
+          return;
+        }
         if (attempt >= this.options.attempts || !isTransientDatabaseError(error)) throw error;
+        maybeCommitted = true;
         const delay = Math.min(2000, this.options.retryBaseDelayMs * 2 ** (attempt - 1));
         this.logger.warn(
           { attempt, delayMs: delay, cause: errorName(error) },
@@ -330,6 +339,12 @@ export class WriteBatcher {
       }
     }
   }
+}
+
+/** A request entry's primary key already taken (request ids are random, so only by this very batch). */
+function isEntryKeyTaken(error: unknown): boolean {
+  const e = error as { code?: unknown; constraint?: unknown } | null;
+  return typeof e === 'object' && e !== null && e.code === '23505' && e.constraint === 'request_entries_pkey';
 }
 
 /** Error class and code only: a database message may quote a value, and logs must never hold user text. */

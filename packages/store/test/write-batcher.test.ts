@@ -134,6 +134,35 @@ describe('write batcher', () => {
     expect(batcher.pendingCount).to.equal(0);
   });
 
+  it('counts a batch as written when its commit was answered by a lost connection but had committed', async () => {
+    // The first attempt commits and then loses its connection; the retry finds the entries there.
+    const batches: MergedBatch[] = [];
+    let calls = 0;
+    const batcher = new WriteBatcher(async (batch) => {
+      calls++;
+      if (calls === 1) {
+        batches.push(batch);
+        throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+      }
+      throw Object.assign(new Error('duplicate key value violates unique constraint'), {
+        code: '23505',
+        constraint: 'request_entries_pkey',
+      });
+    }, options);
+    const writes = [heuristicWrite('acc_lost'), heuristicWrite('acc_lost')];
+    await Promise.all(writes.map((w) => batcher.enqueue(w)));
+    expect(calls).to.equal(2);
+    expect(batches).to.have.length(1);
+    expect(batches[0]!.entries).to.have.length(2);
+    // Without a lost connection first, a taken key is an error as before.
+    const strict = new WriteBatcher(async () => {
+      throw Object.assign(new Error('duplicate'), { code: '23505', constraint: 'request_entries_pkey' });
+    }, options);
+    let refused: unknown;
+    await strict.enqueue(heuristicWrite('acc_dup')).catch((e: unknown) => (refused = e));
+    expect(refused).to.be.instanceOf(StoreError);
+  });
+
   it('retries a transient failure and then succeeds', async () => {
     const recorder = recordingCommit((_, call) =>
       call === 1 ? Object.assign(new Error('deadlock detected'), { code: '40P01' }) : undefined,
