@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
 import { feedbackV1, routerV1 } from '@routeplex/contracts';
 import { Authenticator, hashApiKey } from '../src/auth.js';
 import { DomainError, invalidArgument } from '../src/errors.js';
 import { bindService, startGrpcServer, type Handlers, type RunningServer } from '../src/grpc-server.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger, type Logger } from '../src/logger.js';
 
 const KEY = 'rpx_' + 'Z'.repeat(30);
 
@@ -105,11 +105,17 @@ describe('bindService and startGrpcServer', () => {
   });
 });
 
+/** One service on its own server, every API key accepted as one account: for the blocks below. */
+async function serveOne<S extends ServiceDefinition>(definition: S, handlers: Handlers<S>, logger: Logger) {
+  const authenticator = new Authenticator({ accountClaim: 'sub', apiKeyCacheMs: 0 }, async () => ({
+    accountId: 'acct-a',
+  }));
+  const implementation = bindService(definition, handlers, { authenticator, logger });
+  return startGrpcServer({ host: '127.0.0.1', port: 0, services: [{ definition, implementation }] });
+}
+
 describe('bindService with a server stream', () => {
   it('ends a send that waits on a full buffer when the caller cancels, so the handler finishes', async () => {
-    const authenticator = new Authenticator({ accountClaim: 'sub', apiKeyCacheMs: 0 }, async () => ({
-      accountId: 'acct-a',
-    }));
     let finished = false;
     const chunk = routerV1.StreamChatCompletionResponse.fromPartial({
       id: 'chunk',
@@ -124,15 +130,11 @@ describe('bindService with a server stream', () => {
         finished = true;
       },
     };
-    const implementation = bindService(routerV1.RouterServiceService, handlers as Handlers<Router>, {
-      authenticator,
-      logger: createLogger({ name: 'test', level: 'silent' }),
-    });
-    const server = await startGrpcServer({
-      host: '127.0.0.1',
-      port: 0,
-      services: [{ definition: routerV1.RouterServiceService, implementation }],
-    });
+    const server = await serveOne(
+      routerV1.RouterServiceService,
+      handlers as Handlers<Router>,
+      createLogger({ name: 'test', level: 'silent' }),
+    );
     const client = new routerV1.RouterServiceClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
     try {
       const md = new Metadata();
@@ -162,11 +164,8 @@ describe('bindService on a failure of the server side', () => {
       level: 'info',
       destination: { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
     });
-    const authenticator = new Authenticator({ accountClaim: 'sub', apiKeyCacheMs: 0 }, async () => ({
-      accountId: 'acct-a',
-    }));
     const cause = new Error('connect ECONNREFUSED 10.0.0.5:5432');
-    const implementation = bindService(
+    const server = await serveOne(
       feedbackV1.FeedbackServiceService,
       {
         async submitFeedback() {
@@ -175,13 +174,8 @@ describe('bindService on a failure of the server side', () => {
           });
         },
       },
-      { authenticator, logger },
+      logger,
     );
-    const server = await startGrpcServer({
-      host: '127.0.0.1',
-      port: 0,
-      services: [{ definition: feedbackV1.FeedbackServiceService, implementation }],
-    });
     const client = new feedbackV1.FeedbackServiceClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
     try {
       const md = new Metadata();

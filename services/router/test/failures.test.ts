@@ -34,6 +34,16 @@ describe("failures that are not the model's do not count against it", function (
     await upstream.close();
   });
 
+  /** Automatic routing still chooses the model when it is the only one allowed: its breaker is closed. */
+  async function expectStillRouted(model: string): Promise<void> {
+    const res = await r.complete({
+      model: 'routeplex-ai',
+      messages: user('Tell me a story'),
+      routing: { allowedModels: [model] },
+    });
+    expect(res.routing!.model).to.equal(model);
+  }
+
   it('answers an upstream 400 with INVALID_ARGUMENT saying what to fix, and keeps the model routable', async () => {
     const messages = user(`Write a poem about ${CANARY}`);
     for (let i = 0; i < 3; i++) {
@@ -82,12 +92,7 @@ describe("failures that are not the model's do not count against it", function (
       await upstream.stallsClosed(++stallsClosed);
     }
     // Had the cancellations counted, the breaker would be open and automatic routing would leave the model out.
-    const res = await r.complete({
-      model: 'routeplex-ai',
-      messages: user('Tell me a story'),
-      routing: { allowedModels: ['stalling'] },
-    });
-    expect(res.routing!.model).to.equal('stalling');
+    await expectStillRouted('stalling');
   });
 
   it('closes the upstream stream when the consumer stops, without counting it against the model', async () => {
@@ -107,12 +112,7 @@ describe("failures that are not the model's do not count against it", function (
       // The upstream sees its request closed by the router, not by the call deadline (minutes away).
       await upstream.stallsClosed(++stallsClosed);
     }
-    const res = await r.complete({
-      model: 'routeplex-ai',
-      messages: user('Tell me a story'),
-      routing: { allowedModels: ['stalling'] },
-    });
-    expect(res.routing!.model).to.equal('stalling');
+    await expectStillRouted('stalling');
   });
 });
 
