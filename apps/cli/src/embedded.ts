@@ -36,21 +36,8 @@ export interface EmbeddedSecrets {
 export async function embeddedSecrets(
   config: Pick<EmbeddedConfig, 'ROUTEPLEX_DATA_DIR' | 'ROUTEPLEX_HMAC_SECRET' | 'ROUTEPLEX_JWT_SECRET'>,
 ): Promise<EmbeddedSecrets> {
-  const file = join(config.ROUTEPLEX_DATA_DIR, 'secrets.json');
-  let saved: Partial<EmbeddedSecrets> = {};
-  let text: string | undefined;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw unreadableSecrets(file, error);
-  }
-  if (text !== undefined) {
-    try {
-      saved = JSON.parse(text) as Partial<EmbeddedSecrets>;
-    } catch (error) {
-      throw unreadableSecrets(file, error);
-    }
-  }
+  const file = secretsFile(config.ROUTEPLEX_DATA_DIR);
+  const saved = await savedSecrets(config.ROUTEPLEX_DATA_DIR);
   const kept: Partial<EmbeddedSecrets> = {};
   if (config.ROUTEPLEX_HMAC_SECRET === undefined) kept.hmacSecret = saved.hmacSecret ?? randomBytes(32).toString('hex');
   if (config.ROUTEPLEX_JWT_SECRET === undefined) kept.jwtSecret = saved.jwtSecret ?? randomBytes(32).toString('hex');
@@ -62,6 +49,27 @@ export async function embeddedSecrets(
     hmacSecret: config.ROUTEPLEX_HMAC_SECRET ?? kept.hmacSecret!,
     jwtSecret: config.ROUTEPLEX_JWT_SECRET ?? kept.jwtSecret!,
   };
+}
+
+function secretsFile(dataDir: string): string {
+  return join(dataDir, 'secrets.json');
+}
+
+/** The secrets an embedded start generated in `dataDir`; none before the first start. */
+export async function savedSecrets(dataDir: string): Promise<Partial<EmbeddedSecrets>> {
+  const file = secretsFile(dataDir);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw unreadableSecrets(file, error);
+  }
+  try {
+    return JSON.parse(text) as Partial<EmbeddedSecrets>;
+  } catch (error) {
+    throw unreadableSecrets(file, error);
+  }
 }
 
 function unreadableSecrets(file: string, cause: unknown): Error {

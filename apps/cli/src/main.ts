@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, mintJwt } from '@routeplex/platform';
 import { openStore } from '@routeplex/store';
 import { loadEmbeddedConfig } from './config.js';
-import { startEmbedded } from './embedded.js';
+import { savedSecrets, startEmbedded } from './embedded.js';
 
 const USAGE = `usage: routeplex <command>
   start                              start every service and the REST facade (embedded default)
@@ -63,15 +63,10 @@ async function main(argv: string[]): Promise<number> {
       let secret = config.ROUTEPLEX_JWT_SECRET;
       if (!secret) {
         // The secret an embedded start generated; one given to it in the environment is never on disk.
-        const { readFile } = await import('node:fs/promises');
-        const file = `${config.ROUTEPLEX_DATA_DIR}/secrets.json`;
-        const saved = await readFile(file, 'utf8').then(
-          (text) => (JSON.parse(text) as { jwtSecret?: unknown }).jwtSecret,
-          () => undefined,
-        );
+        const saved = (await savedSecrets(config.ROUTEPLEX_DATA_DIR)).jwtSecret;
         if (typeof saved !== 'string') {
           console.error(
-            `no JWT secret: set ROUTEPLEX_JWT_SECRET to the one the services use (${file} holds none; it is written by the first embedded start)`,
+            `no JWT secret: set ROUTEPLEX_JWT_SECRET to the one the services use (${config.ROUTEPLEX_DATA_DIR}/secrets.json holds none; it is written by the first embedded start)`,
           );
           return 1;
         }
