@@ -104,9 +104,12 @@ interface PendingWrite {
   at: number;
   resolve: () => void;
   reject: (error: unknown) => void;
-  /** Resolves (never rejects) once the write is committed or has definitively failed. */
-  settled: Promise<void>;
-  settle: () => void;
+}
+
+/** A flush() waiting for the writes that were unsettled when it was called. */
+interface FlushWaiter {
+  remaining: Set<PendingWrite>;
+  done: () => void;
 }
 
 const silentLogger: StoreLogger = { info() {}, warn() {}, error() {} };
@@ -120,8 +123,9 @@ const silentLogger: StoreLogger = { info() {}, warn() {}, error() {} };
 export class WriteBatcher {
   private queue: PendingWrite[] = [];
   private readonly keys = new Set<string>();
-  /** Writes queued or being committed, in the order they were queued. */
+  /** Writes queued or being committed. */
   private readonly unsettled = new Set<PendingWrite>();
+  private readonly flushes = new Set<FlushWaiter>();
   private timer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private closed = false;
@@ -155,8 +159,7 @@ export class WriteBatcher {
       }
       dropped++;
       this.keys.delete(p.key);
-      this.unsettled.delete(p);
-      p.settle();
+      this.settle(p);
       p.resolve();
     }
     this.queue = kept;
@@ -199,11 +202,7 @@ export class WriteBatcher {
       reject = rej;
     });
     promise.catch(() => undefined);
-    let settle!: () => void;
-    const settled = new Promise<void>((res) => {
-      settle = res;
-    });
-    const pending: PendingWrite = { write, key, resolve, reject, settled, settle, at: Date.now() };
+    const pending: PendingWrite = { write, key, resolve, reject, at: Date.now() };
     this.keys.add(key);
     this.unsettled.add(pending);
     this.queue.push(pending);
@@ -219,12 +218,12 @@ export class WriteBatcher {
    * waits nothing waits for its delay.
    */
   async flush(): Promise<void> {
-    const waiting = [...this.unsettled].map((p) => p.settled);
-    if (waiting.length === 0) return;
+    if (this.unsettled.size === 0) return;
     this.forced++;
     try {
+      const settled = new Promise<void>((done) => this.flushes.add({ remaining: new Set(this.unsettled), done }));
       this.kick();
-      await Promise.all(waiting);
+      await settled;
     } finally {
       this.forced--;
     }
@@ -236,6 +235,18 @@ export class WriteBatcher {
     await this.flush();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  /** The write is committed or has definitively failed (or was discarded): flushes waiting for it hear so. */
+  private settle(p: PendingWrite): void {
+    this.unsettled.delete(p);
+    for (const waiter of this.flushes) {
+      waiter.remaining.delete(p);
+      if (waiter.remaining.size === 0) {
+        this.flushes.delete(waiter);
+        waiter.done();
+      }
+    }
   }
 
   private kick(): void {
@@ -308,8 +319,7 @@ export class WriteBatcher {
     } finally {
       for (const p of taken) {
         this.keys.delete(p.key);
-        this.unsettled.delete(p);
-        p.settle();
+        this.settle(p);
       }
     }
   }
