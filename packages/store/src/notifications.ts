@@ -10,9 +10,10 @@ export const CHANGE_CHANNEL = 'routeplex_store_changes';
 export const MAX_LISTED_ACCOUNTS = 100;
 
 export function encodeChange(event: ChangeEvent): string {
-  const payload: { k: string; a?: string; as?: string[]; o?: string } = { k: event.kind };
+  const payload: { k: string; a?: string; as?: string[]; o?: string; d?: number } = { k: event.kind };
   if (event.origin !== undefined) payload.o = event.origin;
   if (event.accountId !== undefined) payload.a = event.accountId;
+  if (event.deletion !== undefined) payload.d = event.deletion;
   if (event.accountIds !== undefined && event.accountIds.length <= MAX_LISTED_ACCOUNTS) payload.as = event.accountIds;
   return JSON.stringify(payload);
 }
@@ -20,11 +21,12 @@ export function encodeChange(event: ChangeEvent): string {
 /** Decodes a payload; anything unexpected becomes "cells changed, any account", the safe over-approximation. */
 export function decodeChange(payload: string): ChangeEvent {
   try {
-    const parsed = JSON.parse(payload) as { k?: unknown; a?: unknown; as?: unknown; o?: unknown };
+    const parsed = JSON.parse(payload) as { k?: unknown; a?: unknown; as?: unknown; o?: unknown; d?: unknown };
     if (parsed.k === 'rating' || parsed.k === 'delete' || parsed.k === 'cells' || parsed.k === 'keys') {
       const event: ChangeEvent = { kind: parsed.k };
       if (typeof parsed.o === 'string') event.origin = parsed.o;
       if (typeof parsed.a === 'string') event.accountId = parsed.a;
+      if (typeof parsed.d === 'number' && Number.isSafeInteger(parsed.d)) event.deletion = parsed.d;
       if (Array.isArray(parsed.as) && parsed.as.every((a) => typeof a === 'string'))
         event.accountIds = parsed.as as string[];
       return event;

@@ -274,6 +274,41 @@ export async function lockAccounts(
   await trx.raw(`select count(${fn}(${ACCOUNT_LOCK_NAMESPACE}, k)) from unnest(?::int4[]) as u(k)`, [keys]);
 }
 
+/** A deletion of an account's data, numbered in commit order (migration 0003). */
+export interface DeletionMarker {
+  seq: number;
+  accountId: string;
+}
+
+/** How long deletion markers are kept: far longer than any batch is held between its take and its commit. */
+const DELETION_MARKER_RETENTION = "interval '1 hour'";
+
+/**
+ * Numbers a deletion and leaves its marker, in the deletion's transaction. The counter row stays locked
+ * until the commit, so deletions commit in the order of their numbers. Call it last, just before the
+ * commit, to keep other deletions waiting as briefly as possible. Drops markers older than an hour.
+ */
+export async function recordDeletion(trx: Knex.Transaction, accountId: string): Promise<number> {
+  const [row] = rowsOf(await trx.raw('update deletion_clock set seq = seq + 1 where id = 1 returning seq'));
+  const seq = Number(row?.seq);
+  await trx.raw(`delete from account_deletions where deleted_at < now() - ${DELETION_MARKER_RETENTION}`);
+  await trx.raw('insert into account_deletions (seq, account_id) values (?, ?)', [seq, accountId]);
+  return seq;
+}
+
+/** The number of the last deletion committed. */
+export async function lastDeletion(db: Knex): Promise<number> {
+  const [row] = rowsOf(await db.raw('select seq from deletion_clock where id = 1'));
+  return Number(row?.seq ?? 0);
+}
+
+/** The deletions committed with a number above `seq`, in commit order. */
+export async function deletionsAfter(db: Knex | Knex.Transaction, seq: number): Promise<DeletionMarker[]> {
+  return rowsOf(await db.raw('select seq, account_id from account_deletions where seq > ? order by seq', [seq])).map(
+    (row) => ({ seq: Number(row.seq), accountId: String(row.account_id) }),
+  );
+}
+
 function entryMapKey(accountId: string, requestId: string): string {
   return `${accountId}\u0000${requestId}`;
 }

@@ -25,14 +25,17 @@ import {
   aggregateWindow,
   applyRatings,
   countersFromRow,
+  deletionsAfter,
   entryFromRow,
   globalCellFromRow,
   globalKey,
   insertEntries,
+  lastDeletion,
   lockEntries,
   loadRatings,
   lockAccounts,
   ratingFromRow,
+  recordDeletion,
   rowsOf,
   upsertAccountCells,
   upsertCounters,
@@ -80,6 +83,7 @@ import {
   addCounters,
   addSums,
   cellKey,
+  withoutAccounts,
   zeroSums,
   type MergedBatch,
 } from './write-batcher.js';
@@ -267,8 +271,10 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
           ? await listenPostgres(db.pgClientConfig as NonNullable<DatabaseHandle['pgClientConfig']>, hub, logger)
           : await listenPglite(db.knex, db.pglite as EmbeddedDatabase, hub);
     }
+    // Read after the listener starts: a deletion committed in between is heard of, or counted here, or both.
+    const deletionsHeard = await lastDeletion(db.knex);
     logger.info({ database: db.description }, 'store opened');
-    return new KnexStore(db, hub, subscription, batch, logger);
+    return new KnexStore(db, hub, subscription, batch, logger, deletionsHeard);
   } catch (error) {
     await db.knex.destroy().catch(() => undefined);
     if (error instanceof StoreError) throw error;
@@ -427,17 +433,32 @@ class KnexStore implements Store {
     private readonly subscription: ChangeSubscription | undefined,
     batchOptions: typeof DEFAULT_BATCHER_OPTIONS,
     private readonly logger: StoreLogger,
+    /** The number of the last account deletion this process has heard of (see hearDeletion). */
+    private deletionsHeard: number,
   ) {
     this.backend = db.backend;
     this.knex = db.knex;
-    this.batcher = new WriteBatcher((batch) => this.commitBatch(batch), batchOptions, logger);
-    // An answer's record waits in this process's queue for a few milliseconds; the account may be deleted
-    // meanwhile by another process (or by this one), whose deletion must not be undone by that record.
+    this.batcher = new WriteBatcher(
+      (batch) => this.commitBatch(batch),
+      batchOptions,
+      logger,
+      () => this.deletionsHeard,
+    );
     hub.add((event) => {
-      if (event.kind !== 'delete' || event.accountId === undefined) return;
-      const dropped = this.batcher.discardAccount(event.accountId);
-      if (dropped > 0) logger.info({ dropped }, 'dropped queued writes of an account whose data was deleted');
+      if (event.kind === 'delete' && event.accountId !== undefined) this.hearDeletion(event.accountId, event.deletion);
     });
+  }
+
+  /**
+   * An account's data was deleted (by any process). An answer's record waits in this process's queue for a
+   * few milliseconds; committed after the deletion, it would undo it: the account's queued writes are
+   * dropped. Deletions are heard of in the order they commit (notifications, or the markers a batch reads),
+   * so once this one is, every earlier one has been.
+   */
+  private hearDeletion(accountId: string, seq: number | undefined): void {
+    const dropped = this.batcher.discardAccount(accountId);
+    if (dropped > 0) this.logger.info({ dropped }, 'dropped queued writes of an account whose data was deleted');
+    if (seq !== undefined && seq > this.deletionsHeard) this.deletionsHeard = seq;
   }
 
   hashApiKey(key: string): string {
@@ -548,14 +569,32 @@ class KnexStore implements Store {
     return this.batcher.flush();
   }
 
-  private async commitBatch(batch: MergedBatch): Promise<void> {
+  private async commitBatch(taken: MergedBatch): Promise<void> {
     await this.knex.transaction(async (trx) => {
       // Shared with other writers, exclusive with a deletion of one of these accounts (see deleteAccountData).
-      await lockAccounts(trx, batch.accountIds, 'shared');
+      await lockAccounts(trx, taken.accountIds, 'shared');
+      const batch = await this.withoutUnheardDeletions(trx, taken);
+      if (batch.accountIds.size === 0) return;
       if (batch.entries.length > 0) await insertEntries(trx, batch.entries);
       await writeDeltas(trx, batch.accountCells, batch.counters);
       await notifyChange(trx, { kind: 'cells', accountIds: [...batch.accountIds], origin: this.instanceId });
     });
+  }
+
+  /**
+   * The batch without its writes of accounts deleted since the batch was taken from the queue, as far as
+   * this process knew then: a deletion whose notification was still on its way found those writes neither
+   * queued (to drop) nor committed (to delete), and they may predate it. Every deletion read here is heard
+   * of, so that the writes still queued for the account are dropped too.
+   */
+  private async withoutUnheardDeletions(trx: Knex.Transaction, batch: MergedBatch): Promise<MergedBatch> {
+    const unheard = await deletionsAfter(trx, batch.deletionsSeen);
+    if (unheard.length === 0) return batch;
+    for (const deletion of unheard) this.hearDeletion(deletion.accountId, deletion.seq);
+    const kept = withoutAccounts(batch, new Set(unheard.map((deletion) => deletion.accountId)));
+    const dropped = batch.entries.length - kept.entries.length;
+    if (dropped > 0) this.logger.info({ dropped }, 'dropped batched writes of an account whose data was deleted');
+    return kept;
   }
 
   // ---- entries
@@ -878,12 +917,14 @@ class KnexStore implements Store {
         await trx.raw('delete from global_cells where contributors <= 0');
         const cells = await deleteRows(trx, 'account_cells', accountId);
         const counters = await deleteRows(trx, 'account_counters', accountId);
-        await notifyChange(trx, { kind: 'delete', accountId });
-        return { entries, ratings, cells, counters };
+        const deletion = await recordDeletion(trx, accountId);
+        await notifyChange(trx, { kind: 'delete', accountId, deletion });
+        return { counts: { entries, ratings, cells, counters }, deletion };
       }),
     );
-    this.emitLocal({ kind: 'delete', accountId });
-    return result;
+    this.hearDeletion(accountId, result.deletion);
+    this.emitLocal({ kind: 'delete', accountId, deletion: result.deletion });
+    return result.counts;
   }
 
   /**

@@ -208,6 +208,8 @@ export interface ChangeEvent {
   origin?: string;
   /** The account a rating or deletion concerns. */
   accountId?: string;
+  /** For 'delete': the deletion's number; deletions are numbered in the order they commit. */
+  deletion?: number;
   /**
    * For 'cells': the accounts whose cells the batch changed, when few enough to list. Absent means
    * "any account may have changed" (also sent after the listener reconnects, as it may have missed events).

@@ -19,6 +19,11 @@ export interface MergedBatch {
   accountCells: Map<string, CellDelta>;
   counters: Map<string, CounterDelta>;
   accountIds: Set<string>;
+  /**
+   * The number of the last account deletion this process had heard of when it took the writes from its
+   * queue: a deletion numbered above it may have committed after some of these writes were acknowledged.
+   */
+  deletionsSeen: number;
 }
 
 export function zeroSums(): CellSums {
@@ -49,8 +54,14 @@ export function cellKey(accountId: string, queryType: string, model: string): st
   return `${accountId}\u0000${queryType}\u0000${model}`;
 }
 
-export function mergeWrites(writes: readonly EntryWrite[]): MergedBatch {
-  const batch: MergedBatch = { entries: [], accountCells: new Map(), counters: new Map(), accountIds: new Set() };
+export function mergeWrites(writes: readonly EntryWrite[], deletionsSeen = 0): MergedBatch {
+  const batch: MergedBatch = {
+    entries: [],
+    accountCells: new Map(),
+    counters: new Map(),
+    accountIds: new Set(),
+    deletionsSeen,
+  };
   for (const write of writes) {
     batch.entries.push(write.entry);
     batch.accountIds.add(write.entry.accountId);
@@ -75,6 +86,19 @@ export function mergeWrites(writes: readonly EntryWrite[]): MergedBatch {
     }
   }
   return batch;
+}
+
+/** The batch without the writes of these accounts. */
+export function withoutAccounts(batch: MergedBatch, accounts: ReadonlySet<string>): MergedBatch {
+  const kept = <T extends { accountId: string }>(items: Iterable<[string, T]>) =>
+    new Map([...items].filter(([, item]) => !accounts.has(item.accountId)));
+  return {
+    entries: batch.entries.filter((entry) => !accounts.has(entry.accountId)),
+    accountCells: kept(batch.accountCells),
+    counters: kept(batch.counters),
+    accountIds: new Set([...batch.accountIds].filter((id) => !accounts.has(id))),
+    deletionsSeen: batch.deletionsSeen,
+  };
 }
 
 export interface BatcherOptions {
@@ -136,6 +160,8 @@ export class WriteBatcher {
     private readonly commit: (batch: MergedBatch) => Promise<void>,
     private readonly options: BatcherOptions = DEFAULT_BATCHER_OPTIONS,
     private readonly logger: StoreLogger = silentLogger,
+    /** The number of the last account deletion heard of (see MergedBatch.deletionsSeen). */
+    private readonly deletionsSeen: () => number = () => 0,
   ) {}
 
   /** Number of writes queued or being committed. */
@@ -293,8 +319,15 @@ export class WriteBatcher {
   }
 
   private async commitTaken(taken: PendingWrite[]): Promise<void> {
+    // Read as the writes leave the queue: a deletion heard of later has not had them discarded.
+    const seen = this.deletionsSeen();
     try {
-      await this.commitWithRetry(mergeWrites(taken.map((p) => p.write)));
+      await this.commitWithRetry(
+        mergeWrites(
+          taken.map((p) => p.write),
+          seen,
+        ),
+      );
       for (const p of taken) p.resolve();
     } catch (error) {
       if (taken.length > 1 && !isTransientDatabaseError(error)) {
@@ -304,7 +337,7 @@ export class WriteBatcher {
         );
         for (const p of taken) {
           try {
-            await this.commitWithRetry(mergeWrites([p.write]));
+            await this.commitWithRetry(mergeWrites([p.write], seen));
             p.resolve();
           } catch (single) {
             this.logger.error({ writes: 1, cause: errorName(single) }, 'store write failed');

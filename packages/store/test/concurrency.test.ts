@@ -198,4 +198,35 @@ for (const backend of BACKENDS) {
       await scratch.drop();
     }
   });
+
+  it('leaves out of a batch the writes of an account deleted before this process heard of it', async () => {
+    const scratch = await createScratchDatabase(baseUrl as string, 'unheard');
+    // A process that hears of no deletion stands for one whose notification is still on its way when it
+    // takes its queued writes into a batch.
+    const router = await openStore({ databaseUrl: scratch.url, listen: false, batch: { maxDelayMs: 60_000 } });
+    const insights = await openStore({ databaseUrl: scratch.url });
+    try {
+      const acknowledged = router.enqueue(heuristicWrite('acc_gone'));
+      void router.enqueue(heuristicWrite('acc_kept'));
+      await insights.deleteAccountData('acc_gone');
+      expect(router.pendingWrites, 'the deletion was not heard of').to.equal(2);
+
+      await router.flush();
+      await acknowledged;
+      expect(await insights.countEntries('acc_gone')).to.equal(0);
+      expect(await insights.loadAccountCells('acc_gone')).to.deep.equal([]);
+      expect(await insights.loadCounters('acc_gone')).to.deep.equal([]);
+      expect(await insights.countEntries('acc_kept')).to.equal(1);
+
+      // Having read the deletion, the process has heard of it: the account's later requests are kept.
+      const later = router.enqueue(heuristicWrite('acc_gone'));
+      await router.flush();
+      await later;
+      expect(await insights.countEntries('acc_gone')).to.equal(1);
+    } finally {
+      await router.close();
+      await insights.close();
+      await scratch.drop();
+    }
+  });
 });

@@ -82,7 +82,9 @@ describe('notifications', function () {
 
       const deleted = nextEvent(reader, (e) => e.kind === 'delete');
       await writer.deleteAccountData('acc_remote');
-      expect((await deleted).event).to.deep.equal({ kind: 'delete', accountId: 'acc_remote' });
+      const deletion = (await deleted).event;
+      expect(deletion).to.deep.equal({ kind: 'delete', accountId: 'acc_remote', deletion: deletion.deletion });
+      expect(deletion.deletion).to.be.a('number').greaterThan(0);
       // What the event announces is visible to the reader once it arrives.
       expect(await reader.loadAccountCells('acc_remote')).to.deep.equal([]);
     });

@@ -4,6 +4,7 @@ import {
   hashApiKey,
   newRequestId,
   storeLocation,
+  type ChangeEvent,
   type GlobalCell,
   type Rating,
   type RequestEntry,
@@ -840,7 +841,7 @@ for (const backend of BACKENDS) {
 
     describe('change notifications', () => {
       it('tells listeners about batches, ratings and deletions', async () => {
-        const events: { kind: string; accountId?: string; accountIds?: string[]; origin?: string }[] = [];
+        const events: ChangeEvent[] = [];
         const stop = store.onChange((event) => events.push(event));
         try {
           const write = heuristicWrite('acc_events');
@@ -853,7 +854,10 @@ for (const backend of BACKENDS) {
           while (!deletionNotified() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
           expect(events).to.deep.include({ kind: 'cells', accountIds: ['acc_events'], origin: store.instanceId });
           expect(events).to.deep.include({ kind: 'rating', accountId: 'acc_events' });
-          expect(events).to.deep.include({ kind: 'delete', accountId: 'acc_events' });
+          const deletion = events.find((e) => e.kind === 'delete' && e.origin === undefined) as ChangeEvent;
+          // Numbered, so that a process knows which deletions it has heard of.
+          expect(deletion).to.deep.equal({ kind: 'delete', accountId: 'acc_events', deletion: deletion.deletion });
+          expect(deletion.deletion).to.be.a('number').greaterThan(0);
         } finally {
           stop();
         }
@@ -861,7 +865,7 @@ for (const backend of BACKENDS) {
     });
 
     describe('privacy of the schema', () => {
-      it('has account_id in every table but the global one, which holds no account data', async () => {
+      it('has account_id in every table but the global ones, which hold no account data', async () => {
         const columns = await backend.query(
           `select table_name, column_name from information_schema.columns where table_schema = current_schema() and table_name not like 'knex_%'`,
         );
@@ -870,6 +874,7 @@ for (const backend of BACKENDS) {
           const names = columns.filter((c) => c.table_name === table).map((c) => c.column_name);
           if (table === 'accounts') expect(names).to.include('id');
           else if (table === 'global_cells') expect(names).not.to.include('account_id');
+          else if (table === 'deletion_clock') expect(names).to.have.members(['id', 'seq']);
           else expect(names, table).to.include('account_id');
         }
       });

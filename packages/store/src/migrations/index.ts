@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { initialSchema } from './0001_initial_schema.js';
 import { signalsCheckWithoutJsonpath } from './0002_signals_check_without_jsonpath.js';
+import { deletionMarkers } from './0003_deletion_markers.js';
 
 /** A schema migration. Migrations are TypeScript modules listed here, so they load under tsx and in bundles alike. */
 export interface StoreMigration {
@@ -10,9 +11,12 @@ export interface StoreMigration {
   down?(knex: Knex): Promise<void>;
 }
 
-export const MIGRATIONS: readonly StoreMigration[] = [initialSchema, signalsCheckWithoutJsonpath];
+export const MIGRATIONS: readonly StoreMigration[] = [initialSchema, signalsCheckWithoutJsonpath, deletionMarkers];
 
-/** Tables the migrations create, in dependency order (children after parents). */
+/**
+ * Tables of account data the migrations create, in dependency order (children after parents). The
+ * deletion bookkeeping of 0003 (deletion_clock, account_deletions) is not account data and not listed.
+ */
 export const STORE_TABLES = [
   'accounts',
   'api_keys',
