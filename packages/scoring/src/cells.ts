@@ -246,7 +246,10 @@ export interface CellView {
   avgLatencyMs: number | undefined;
   p50LatencyMs: number | undefined;
   p95LatencyMs: number | undefined;
-  /** Average cost of a call (failed calls included, they may be billed). */
+  /**
+   * Average cost of an answer: everything billed (failed calls included) over the answers. Per call, a
+   * model that fails often for free would look cheaper than it is.
+   */
   avgCostUsd: number | undefined;
 }
 
@@ -282,7 +285,7 @@ export function readCellScaled(cell: CellSums, f: number, p95: boolean, latency 
     avgLatencyMs: hasRequests && cell.latencyMs > 0 ? cell.latencyMs / cell.requests : undefined,
     p50LatencyMs: hasHist ? histogramQuantile(cell.latencyHist, 0.5, histTotal) : undefined,
     p95LatencyMs: p95 && hasHist ? histogramQuantile(cell.latencyHist, 0.95, histTotal) : undefined,
-    avgCostUsd: hasCalls ? cell.costUsd / calls : undefined,
+    avgCostUsd: hasRequests ? cell.costUsd / cell.requests : undefined,
   };
 }
 

@@ -109,7 +109,16 @@ describe('cells', () => {
     expect(v.n).to.equal(0);
     expect(v.mean).to.equal(undefined);
     expect(v.failureRate).to.equal(1);
-    expect(v.avgCostUsd).to.be.closeTo(0.002, 1e-12);
+    // No answer yet, so no cost per answer.
+    expect(v.avgCostUsd).to.equal(undefined);
+  });
+
+  it('spreads what failed calls cost over the answers, so that failing often never looks cheaper', () => {
+    const answered = contributionCell({ quality: 0.8, atMs: T0, costUsd: 0.002 }, cfg);
+    const billedFailure = contributionCell({ failed: true, atMs: T0, costUsd: 0.001 }, cfg);
+    const freeFailure = contributionCell({ failed: true, atMs: T0, costUsd: 0 }, cfg);
+    expect(readCell(addCells(answered, billedFailure), T0, cfg).avgCostUsd).to.be.closeTo(0.003, 1e-12);
+    expect(readCell(addCells(answered, freeFailure), T0, cfg).avgCostUsd).to.be.closeTo(0.002, 1e-12);
   });
 
   it('reads latency percentiles from the histogram within a bucket of the truth', () => {
