@@ -274,12 +274,23 @@ function decideWith(input: DecideInput, cfg: ScoringConfig, s: Scratch): Decisio
     readView(hasG ? gCell : undefined, true, vg);
     const catalogCost = catalogCostUsd(c, input.promptTokens, completion);
     const strength = cfg.catalogCostStrength;
-    const cost = blendObserved(catalogCost, vp[V_AVG_COST]!, vp[V_CALLS]!, vg[V_AVG_COST]!, vg[V_CALLS]!, strength);
-    if (cons.maxCostUsd !== undefined && cost > cons.maxCostUsd) {
+    // A price per answer: what failed calls were billed is spread over the answers, as it is on the bill.
+    const cost = blendObserved(
+      catalogCost,
+      vp[V_AVG_COST]!,
+      vp[V_REQUESTS]!,
+      vg[V_AVG_COST]!,
+      vg[V_REQUESTS]!,
+      strength,
+    );
+    // The ceiling is on this request: its own prompt at catalog prices, unless answers have cost more. The
+    // history alone would let a long prompt through on the average of short ones.
+    const requestCost = cost > catalogCost ? cost : catalogCost;
+    if (cons.maxCostUsd !== undefined && requestCost > cons.maxCostUsd) {
       rejected.push({
         model: c.id,
         reason: 'over_budget',
-        detail: `estimated ${cost.toPrecision(3)} USD > max ${cons.maxCostUsd}`,
+        detail: `estimated ${requestCost.toPrecision(3)} USD > max ${cons.maxCostUsd}`,
       });
       continue;
     }
@@ -453,7 +464,7 @@ function readView(cell: CellSums | undefined, withLatency: boolean, out: Float64
   out[V_VARIANCE] = mean === mean ? Math.max(0, cell.q2 / cell.n - mean * mean) : Number.NaN;
   out[V_REQUESTS] = cell.requests * decay;
   out[V_CALLS] = calls * decay;
-  out[V_AVG_COST] = hasCalls ? cell.costUsd / calls : Number.NaN;
+  out[V_AVG_COST] = cell.requests > scale && cell.requests > 0 ? cell.costUsd / cell.requests : Number.NaN;
   out[V_FAILURE] = hasCalls ? cell.failures / calls : Number.NaN;
   out[V_P50_LATENCY] = p50;
 }

@@ -97,6 +97,15 @@ describe('decide', () => {
     expect(d.rejected.map((r) => r.reason).sort()).to.deep.equal(['not_allowed', 'over_budget']);
   });
 
+  it("holds a long prompt to the cost ceiling however cheap the account's short requests were", () => {
+    // 30 answers of big at $0.001 each; this prompt alone costs 12,000 x $10 / 1M = $0.12 to send.
+    const history = { big: cellOf(0.9, 30, 1, 0.001) };
+    const constraints = { allowedModels: ['big', 'mid'], maxCostUsd: 0.1 };
+    const d = decide(base({ promptTokens: 12_000, personal: history, constraints }));
+    expect(d.model).to.equal('mid');
+    expect(d.rejected.map((r) => [r.model, r.reason])).to.deep.include(['big', 'over_budget']);
+  });
+
   it('is reproducible from its seed', () => {
     fc.assert(
       fc.property(
