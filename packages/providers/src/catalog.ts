@@ -34,6 +34,12 @@ const envName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name such as OPENAI_API_KEY');
 
+/**
+ * The store's rule for provider names (a cross-package test keeps the two equal): a name outside it could
+ * never be recorded, so every answer of the model would fail after it was paid for.
+ */
+export const PROVIDER_NAME_SHAPE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 const entrySchema = z.strictObject({
   id: z
     .string()
@@ -43,7 +49,13 @@ const entrySchema = z.strictObject({
     ),
   provider: z.enum(PROVIDER_KINDS),
   /** Name recorded and used for circuit breakers, e.g. `groq`; defaults to the protocol or the base URL's host. */
-  providerName: z.string().min(1).max(64).optional(),
+  providerName: z
+    .string()
+    .regex(
+      PROVIDER_NAME_SHAPE,
+      'must be 1-64 letters, digits or ._- starting with a letter or digit (it is recorded with every request)',
+    )
+    .optional(),
   providerModel: z.string().min(1).optional(),
   baseUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** Environment variable that, when set, replaces baseUrl (e.g. a local proxy). */
@@ -345,7 +357,13 @@ function defaultProviderName(kind: ProviderKind, baseUrl: string | undefined): s
   if (baseUrl === undefined || kind === 'simulator') return kind;
   if (baseUrl.replace(/\/+$/, '') === DEFAULT_BASE_URLS[kind]) return kind;
   try {
-    return new URL(baseUrl).host;
+    // The host with its port (two local servers stay two upstreams), in the characters a name may hold:
+    // "127.0.0.1:11434" becomes "127.0.0.1-11434".
+    const name = new URL(baseUrl).host
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 64);
+    return PROVIDER_NAME_SHAPE.test(name) ? name : kind;
   } catch {
     return kind;
   }

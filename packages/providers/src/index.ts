@@ -53,6 +53,7 @@ export {
   Catalog,
   DEFAULT_CATALOG_PATH,
   PROVIDER_KINDS,
+  PROVIDER_NAME_SHAPE,
   loadCatalog,
   validateCatalog,
   type LoadCatalogOptions,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnthropicProvider } from '../src/anthropic.js';
 import type { Catalog } from '../src/catalog.js';
-import { loadCatalog } from '../src/catalog.js';
+import { PROVIDER_NAME_SHAPE, loadCatalog } from '../src/catalog.js';
 import { CatalogError, ProviderError } from '../src/errors.js';
 import { GeminiProvider } from '../src/gemini.js';
 import { OpenAICompatibleProvider } from '../src/openai.js';
@@ -129,6 +129,39 @@ describe('loadCatalog', () => {
     } finally {
       await server.close();
     }
+  });
+
+  it('names the upstream of a base URL with a port in characters the store records', () => {
+    const local = (id: string, baseUrl: string) => ({
+      id,
+      provider: 'openai',
+      baseUrl,
+      apiKeyEnv: 'LOCAL_KEY',
+      pricing: { inputPerMTok: 0, outputPerMTok: 0 },
+      contextWindow: 8192,
+      maxOutputTokens: 1024,
+      capabilities: ['chat'],
+      priorQuality: { conversation: 0.5 },
+      typicalLatencyMs: 500,
+    });
+    const catalog = load({
+      env: { LOCAL_KEY: 'x' },
+      json: {
+        models: [
+          local('ollama-a', 'http://127.0.0.1:11434/v1'),
+          local('vllm-b', 'http://127.0.0.1:8000/v1'),
+          local('ipv6-c', 'http://[::1]:8080/v1'),
+        ],
+      },
+    });
+    const names = ['ollama-a', 'vllm-b', 'ipv6-c'].map((id) => catalog.get(id)!.provider);
+    expect(names).to.deep.equal(['127.0.0.1-11434', '127.0.0.1-8000', '1-8080']);
+    for (const name of names) expect(name).to.match(PROVIDER_NAME_SHAPE);
+
+    const error = catalogErrorOf(() =>
+      loadCatalog({ env: {}, json: { models: [entry({ providerName: 'my groq' })] } }),
+    );
+    expect(error.message).to.include('field "providerName": must be 1-64 letters, digits or ._-');
   });
 
   it('reads a catalog file from a path, and JSON text', () => {
