@@ -202,13 +202,18 @@ export interface TypeStage {
 
 /**
  * The stage of every query type, from the personal weight n_a / (n_a + k) the router computes, and how many
- * rated requests (rating weight each) would reach the next stage.
+ * ratings would reach the next stage. A rating replaces its answer's heuristic signal, so rating an answer
+ * not yet rated adds the rating weight minus one; once every answer is rated, each further one is a new
+ * answer rated (the rating weight).
  */
 export function typeStages(cells: readonly AccountCell[], nowMs: number, scoring: ScoringConfig): TypeStage[] {
   const evidence = new Map<string, number>();
+  const unrated = new Map<string, number>();
   for (const cell of cells) {
     const v = readCell(cell, nowMs, scoring);
-    if (v.mean !== undefined) evidence.set(cell.queryType, (evidence.get(cell.queryType) ?? 0) + v.n);
+    if (v.mean === undefined) continue;
+    evidence.set(cell.queryType, (evidence.get(cell.queryType) ?? 0) + v.n);
+    unrated.set(cell.queryType, (unrated.get(cell.queryType) ?? 0) + Math.max(0, v.requests - v.ratings));
   }
   const k = scoring.priorStrength;
   return QUERY_TYPES.map((queryType) => {
@@ -219,8 +224,14 @@ export function typeStages(cells: readonly AccountCell[], nowMs: number, scoring
     if (stage !== 'established') {
       const t = stage === 'cold_start' ? scoring.stageThresholds.warmUp : scoring.stageThresholds.established;
       const needed = (t * k) / (1 - t) - n;
+      const gain = scoring.ratingWeight - 1;
+      const open = Math.floor((unrated.get(queryType) ?? 0) + 1e-9);
       // The small tolerance keeps an exact multiple from rounding up to one rating too many.
-      ratingsToNextStage = Math.max(1, Math.ceil(needed / scoring.ratingWeight - 1e-9));
+      const ratings =
+        needed <= open * gain
+          ? Math.ceil(needed / gain - 1e-9)
+          : open + Math.ceil((needed - open * gain) / scoring.ratingWeight - 1e-9);
+      ratingsToNextStage = Math.max(1, ratings);
     }
     return { queryType, stage, personalWeight: w, evidence: n, ratingsToNextStage };
   });

@@ -203,6 +203,7 @@ describe('insights computations', () => {
       );
       const math = stages.find((s) => s.queryType === 'math')!;
       expect(math.stage).to.equal('cold_start');
+      // 0.5 short of warm-up; rating one of its two answers replaces a signal of weight 1 with 3.
       expect(math.ratingsToNextStage).to.equal(1);
       expect(math.personalWeight).to.be.closeTo(2 / 12, 1e-9);
       expect(stages.find((s) => s.queryType === 'factual')!.stage).to.equal('established');
@@ -211,7 +212,14 @@ describe('insights computations', () => {
       expect(untouched).to.include({ stage: 'cold_start', ratingsToNextStage: 1, personalWeight: 0 });
       expect(stages).to.have.length(12);
       const warm = typeStages([mine('math', 'a', cellOf({ qualities: [0.5], count: 3 }))], NOW, scoring)[2]!;
-      expect(warm).to.include({ queryType: 'math', stage: 'warm_up', ratingsToNextStage: 4 }); // (15 - 3) / 3
+      // 12 short of established: its 3 answers rated add 2 each, then 6 more from new answers rated (3 each).
+      expect(warm).to.include({ queryType: 'math', stage: 'warm_up', ratingsToNextStage: 5 });
+      const manyUnrated = typeStages([mine('math', 'a', cellOf({ qualities: [0.5], count: 14 }))], NOW, scoring)[2]!;
+      // 1 short of established, with 14 answers to rate: one rating (+2) is enough.
+      expect(manyUnrated).to.include({ stage: 'warm_up', ratingsToNextStage: 1 });
+      const rated = typeStages([mine('math', 'a', cellOf({ qualities: [0.5], count: 9 }))], NOW, scoring)[2]!;
+      // 6 short, 9 answers unrated: three ratings of them (+2 each), where the rating weight alone said two.
+      expect(rated).to.include({ stage: 'warm_up', ratingsToNextStage: 3 });
     });
   });
 
@@ -282,8 +290,9 @@ describe('insights computations', () => {
       const rate = recs.find(
         (r) => r.kind === Kind.RECOMMENDATION_KIND_RATE_MORE && r.queryType === typeV1.QueryType.QUERY_TYPE_MATH,
       )!;
+      // 9 short of established with 6 answers to rate, each rating adding 2 (it replaces a signal of weight 1).
       expect(rate.message).to.equal(
-        'Rate 3 more math answers to move this type to established: routing then follows your own results more than global patterns.',
+        'Rate 5 more math answers to move this type to established: routing then follows your own results more than global patterns.',
       );
       // writing is used but has no cell yet (cold start, one rating away from warm-up): the closest goal comes first.
       expect(recs.filter((r) => r.kind === Kind.RECOMMENDATION_KIND_RATE_MORE).map((r) => r.queryType)).to.deep.equal([
