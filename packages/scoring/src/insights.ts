@@ -224,7 +224,8 @@ export function recommendations(
         avgCostSuggestedUsd: costAlt,
         savingsPer1000RequestsUsd: (costCur - costAlt) * 1000,
       };
-      if (costAlt <= costCur * (1 - opt.minSavingsFraction) && cmp.ci95[0] > -opt.maxQualityLoss) {
+      // Free models (a local server) save nothing by switching: no quality is traded for nothing.
+      if (costCur > 0 && costAlt <= costCur * (1 - opt.minSavingsFraction) && cmp.ci95[0] > -opt.maxQualityLoss) {
         if (!cheaper || evidence.savingsPer1000RequestsUsd > cheaper.evidence.savingsPer1000RequestsUsd)
           cheaper = {
             kind: 'cheaper_equivalent',

@@ -78,6 +78,18 @@ describe('insights', () => {
     expect(r.message).to.match(/save about \$18\.00 per 1,000 requests/);
   });
 
+  it('recommends no switch between free models, which would trade quality for nothing', () => {
+    const recs = recommendations(
+      [
+        { queryType: 'factual', model: 'local-70b', cell: sample(0.8, 200, 0, 1) },
+        { queryType: 'factual', model: 'local-8b', cell: sample(0.79, 60, 0, 2) },
+      ],
+      NOW,
+      cfg,
+    );
+    expect(recs.filter((r) => r.kind === 'cheaper_equivalent')).to.deep.equal([]);
+  });
+
   it('recommends nothing below the minimum sample size', () => {
     expect(
       recommendations(

@@ -360,7 +360,8 @@ export function recommendationsFor(
       if (cmp.ci95 === undefined || cmp.difference === undefined) continue;
       const costCur = gCur.avgCostUsd ?? 0;
       const costAlt = gAlt.avgCostUsd ?? 0;
-      if (!(costAlt <= costCur * (1 - opt.minSavingsFraction) && cmp.ci95[0] > -opt.maxQualityLoss)) continue;
+      if (!(costCur > 0 && costAlt <= costCur * (1 - opt.minSavingsFraction) && cmp.ci95[0] > -opt.maxQualityLoss))
+        continue;
       const savings = (costCur - costAlt) * 1000;
       if (best !== undefined && savings <= best.value) continue;
       best = {
