@@ -1,6 +1,6 @@
 import { createHash, createSecretKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, SignJWT, errors as joseErrors, type JWTVerifyGetKey } from 'jose';
-import { DomainError, unauthenticated } from './errors.js';
+import { DomainError, unauthenticated, unavailable } from './errors.js';
 
 export interface AuthConfig {
   /** HS256 shared secret; enables HS256 JWTs. */
@@ -109,6 +109,10 @@ export class Authenticator {
       }
     } catch (err) {
       if (err instanceof DomainError) throw err;
+      // The credential may be fine: the identity provider is down or misconfigured. A 401 would send the
+      // client for a new token it does not need, and hide the outage from the logs.
+      if (this.jwks && keySetUnavailable(err))
+        throw unavailable("the identity provider's key set (JWKS) could not be fetched: retry later", err);
       throw unauthenticated(describeJwtError(err), err);
     }
     const account = payload[this.config.accountClaim];
@@ -127,6 +131,13 @@ function decodeHeader(token: string): string {
   } catch {
     return '';
   }
+}
+
+/** A failure to fetch or read the JWKS: no answer, a timeout, an HTTP status other than 200, not a key set. */
+function keySetUnavailable(err: unknown): boolean {
+  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid) return true;
+  // jose's plain JOSEError (ERR_JOSE_GENERIC) is its "Expected 200 OK" from the key set's URL.
+  return !(err instanceof joseErrors.JOSEError) || err.code === 'ERR_JOSE_GENERIC';
 }
 
 function describeJwtError(err: unknown): string {

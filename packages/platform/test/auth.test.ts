@@ -118,4 +118,36 @@ describe('Authenticator', () => {
       server.close();
     }
   });
+
+  it('answers UNAVAILABLE, not UNAUTHENTICATED, when the JWKS cannot be fetched', async () => {
+    const { privateKey } = await generateKeyPair('RS256');
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setSubject('acct-rs')
+      .setExpirationTime('1m')
+      .sign(privateKey);
+    const failing = http.createServer((_req, res) => {
+      res.statusCode = 503;
+      res.end('maintenance');
+    });
+    await new Promise<void>((r) => failing.listen(0, '127.0.0.1', r));
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const refusedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/jwks.json`;
+    await new Promise((r) => closed.close(r));
+    try {
+      for (const jwksUrl of [`http://127.0.0.1:${(failing.address() as AddressInfo).port}/jwks.json`, refusedUrl]) {
+        const { auth } = authenticator({ jwtSecret: undefined, jwksUrl });
+        const error = await auth.authenticate(`Bearer ${token}`).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error, jwksUrl).to.be.instanceOf(DomainError);
+        expect((error as DomainError).code, jwksUrl).to.equal('UNAVAILABLE');
+        expect((error as DomainError).message).to.match(/JWKS.*retry later/);
+      }
+    } finally {
+      failing.close();
+    }
+  });
 });
