@@ -1,7 +1,7 @@
 // The `routeplex` command: the embedded all-in-one start, account and key administration, development
 // JWTs, and the replay evaluator.
 import { parseArgs } from 'node:util';
-import { ConfigError, mintJwt } from '@routeplex/platform';
+import { ACCOUNT_ID_SHAPE, ConfigError, mintJwt } from '@routeplex/platform';
 import { openStore } from '@routeplex/store';
 import { loadEmbeddedConfig } from './config.js';
 import { savedSecrets, startEmbedded } from './embedded.js';
@@ -60,6 +60,17 @@ async function main(argv: string[]): Promise<number> {
         allowPositionals: true,
       });
       if (sub !== 'mint' || !positionals[0]) break;
+      const ttlSeconds = Number(values.ttl);
+      if (!/^[0-9]+$/.test(values.ttl) || !Number.isSafeInteger(ttlSeconds) || ttlSeconds < 1) {
+        console.error(`--ttl must be a whole number of seconds, at least 1; got ${values.ttl}`);
+        return 2;
+      }
+      if (!ACCOUNT_ID_SHAPE.test(positionals[0])) {
+        console.error(
+          `the account id must be 1-64 characters among letters, digits and _.:@|+- (the services refuse any other); got ${positionals[0]}`,
+        );
+        return 2;
+      }
       let secret = config.ROUTEPLEX_JWT_SECRET;
       if (!secret) {
         // The secret an embedded start generated; one given to it in the environment is never on disk.
@@ -76,8 +87,11 @@ async function main(argv: string[]): Promise<number> {
         await mintJwt({
           secret,
           accountId: positionals[0],
-          ttlSeconds: Number(values.ttl),
+          ttlSeconds,
           claim: config.ROUTEPLEX_JWT_ACCOUNT_CLAIM,
+          // The services check these when they are set: a token without them would be refused.
+          issuer: config.ROUTEPLEX_JWT_ISSUER,
+          audience: config.ROUTEPLEX_JWT_AUDIENCE,
         }),
       );
       return 0;

@@ -130,6 +130,41 @@ for (const location of locations) {
       expect(principal).to.include({ accountId: 'acc_jwtholder', method: 'jwt' });
     });
 
+    it('mints with the issuer and audience the services check, when they are set', async () => {
+      const env = {
+        ...location.env(),
+        ROUTEPLEX_JWT_ISSUER: 'https://id.example',
+        ROUTEPLEX_JWT_AUDIENCE: 'routeplex',
+      };
+      const run = await routeplex(['jwt', 'mint', 'acc_jwtholder', '--ttl', '60'], env);
+      expect(run.code, run.stderr).to.equal(0);
+      const authenticator = new Authenticator(
+        {
+          jwtSecret: JWT_SECRET,
+          accountClaim: 'sub',
+          apiKeyCacheMs: 0,
+          issuer: 'https://id.example',
+          audience: 'routeplex',
+        },
+        () => Promise.resolve(null),
+      );
+      const principal = await authenticator.authenticate(`Bearer ${run.stdout.trim()}`);
+      expect(principal).to.include({ accountId: 'acc_jwtholder', method: 'jwt' });
+    });
+
+    it('refuses a lifetime or an account id that would give a token the services refuse', async () => {
+      for (const args of [['--ttl', '0'], ['--ttl=-100'], ['--ttl', 'abc'], ['--ttl', '1e3']]) {
+        const run = await routeplex(['jwt', 'mint', 'acc_jwtholder', ...args], location.env());
+        expect(run.code, args.join(' ')).to.equal(2);
+        expect(run.stdout).to.equal('');
+        expect(run.stderr).to.match(/--ttl must be a whole number of seconds/);
+      }
+      const run = await routeplex(['jwt', 'mint', 'acc!bad'], location.env());
+      expect(run.code).to.equal(2);
+      expect(run.stdout).to.equal('');
+      expect(run.stderr).to.match(/the account id must be 1-64 characters/);
+    });
+
     it('says which JWT secret to set when it has none to mint with', async () => {
       const run = await routeplex(['jwt', 'mint', 'acc_nosecret'], { ...location.env(), ROUTEPLEX_JWT_SECRET: '' });
       expect(run.code).to.equal(1);
