@@ -38,9 +38,11 @@ export async function embeddedSecrets(
 ): Promise<EmbeddedSecrets> {
   const file = secretsFile(config.ROUTEPLEX_DATA_DIR);
   const saved = await savedSecrets(config.ROUTEPLEX_DATA_DIR);
-  const kept: Partial<EmbeddedSecrets> = {};
-  if (config.ROUTEPLEX_HMAC_SECRET === undefined) kept.hmacSecret = saved.hmacSecret ?? randomBytes(32).toString('hex');
-  if (config.ROUTEPLEX_JWT_SECRET === undefined) kept.jwtSecret = saved.jwtSecret ?? randomBytes(32).toString('hex');
+  // What is saved stays saved, also while the environment overrides it: a start with one secret set must
+  // not cost the next plain start the secret it generated earlier.
+  const kept: Partial<EmbeddedSecrets> = { ...saved };
+  if (config.ROUTEPLEX_HMAC_SECRET === undefined) kept.hmacSecret ??= randomBytes(32).toString('hex');
+  if (config.ROUTEPLEX_JWT_SECRET === undefined) kept.jwtSecret ??= randomBytes(32).toString('hex');
   if (kept.hmacSecret !== saved.hmacSecret || kept.jwtSecret !== saved.jwtSecret) {
     await writeFile(file, JSON.stringify(kept), { mode: 0o600 });
     await chmod(file, 0o600);

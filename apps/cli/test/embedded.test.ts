@@ -31,6 +31,13 @@ describe('embedded secrets', () => {
     expect(JSON.parse(onDisk)).to.deep.equal({ hmacSecret: secrets.hmacSecret });
   });
 
+  it('keeps a saved secret through a start that takes it from the environment', async () => {
+    const first = await embeddedSecrets({ ROUTEPLEX_DATA_DIR: dir });
+    await embeddedSecrets({ ROUTEPLEX_DATA_DIR: dir, ROUTEPLEX_HMAC_SECRET: 'h'.repeat(40) });
+    await embeddedSecrets({ ROUTEPLEX_DATA_DIR: dir, ROUTEPLEX_JWT_SECRET: 'j'.repeat(40) });
+    expect(await embeddedSecrets({ ROUTEPLEX_DATA_DIR: dir })).to.deep.equal(first);
+  });
+
   it('refuses a secrets file it cannot read instead of replacing the secrets, and leaves the file alone', async () => {
     await writeFile(file(), '{"hmacSecret": "trunc');
     let error: Error | undefined;
