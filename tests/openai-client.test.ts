@@ -37,13 +37,20 @@ describe('the official openai client against the real stack', function () {
     let text = '';
     let id = '';
     let finish: string | null = null;
+    const finishes: unknown[] = [];
+    const roles: unknown[] = [];
     for await (const chunk of stream) {
       id = chunk.id;
       text += chunk.choices[0]?.delta?.content ?? '';
       finish = chunk.choices[0]?.finish_reason ?? finish;
+      finishes.push(chunk.choices[0]?.finish_reason);
+      roles.push(chunk.choices[0]?.delta?.role);
     }
     expect(text.length).to.be.greaterThan(10);
     expect(finish).to.be.oneOf(['stop', 'length']);
+    // Clients that parse these as enums (the .NET SDK, for one) refuse an empty string: absent or a value.
+    expect(finishes.filter((f) => f !== undefined && f !== null)).to.deep.equal([finish]);
+    expect(roles.filter((r) => r !== undefined)).to.deep.equal(['assistant']);
     await stack.store.flush();
     const account = await stack.store.findAccountByKeyHash(stack.store.hashApiKey(stack.devApiKey));
     expect((await stack.store.getEntry(account!.accountId, id)).kind).to.equal('completion');

@@ -95,7 +95,7 @@ export function routerServiceImplementation(
             await send({
               ...base,
               model,
-              choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finishReason: '' }],
+              choices: [{ index: 0, delta: { role: 'assistant', content: '' } }],
               routing: routingToProto(event.routing),
             });
             return;
@@ -106,7 +106,7 @@ export function routerServiceImplementation(
             ...base,
             model,
             choices: [
-              { index: 0, delta: { role: '', content: chunk.deltaText ?? '' }, finishReason: chunk.finishReason ?? '' },
+              { index: 0, delta: { content: chunk.deltaText ?? '' }, finishReason: chunk.finishReason || undefined },
             ],
             usage: chunk.usage
               ? {

@@ -264,8 +264,10 @@ export interface CreateChatCompletionResponse {
 
 /** ChunkDelta is the increment of a streamed message. */
 export interface ChunkDelta {
-  /** `assistant` on the first chunk, empty afterwards. */
-  role: string;
+  /** `assistant` on the first chunk, absent afterwards (an empty role breaks strictly typed clients). */
+  role?:
+    | string
+    | undefined;
   /** New text. */
   content: string;
 }
@@ -278,8 +280,11 @@ export interface ChunkChoice {
   delta?:
     | ChunkDelta
     | undefined;
-  /** Set on the last chunk: why generation stopped. */
-  finishReason: string;
+  /**
+   * Set on the last chunk: why generation stopped; absent before it (clients that parse it as an enum
+   * refuse an empty string).
+   */
+  finishReason?: string | undefined;
 }
 
 /** StreamChatCompletionResponse is one OpenAI-style `chat.completion.chunk`. */
@@ -1793,12 +1798,12 @@ export const CreateChatCompletionResponse: MessageFns<CreateChatCompletionRespon
 };
 
 function createBaseChunkDelta(): ChunkDelta {
-  return { role: "", content: "" };
+  return { role: undefined, content: "" };
 }
 
 export const ChunkDelta: MessageFns<ChunkDelta> = {
   encode(message: ChunkDelta, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.role !== "") {
+    if (message.role !== undefined) {
       writer.uint32(10).string(message.role);
     }
     if (message.content !== "") {
@@ -1853,14 +1858,14 @@ export const ChunkDelta: MessageFns<ChunkDelta> = {
   },
   fromPartial<I extends Exact<DeepPartial<ChunkDelta>, I>>(object: I): ChunkDelta {
     const message = createBaseChunkDelta();
-    message.role = object.role ?? "";
+    message.role = object.role ?? undefined;
     message.content = object.content ?? "";
     return message;
   },
 };
 
 function createBaseChunkChoice(): ChunkChoice {
-  return { index: 0, delta: undefined, finishReason: "" };
+  return { index: 0, delta: undefined, finishReason: undefined };
 }
 
 export const ChunkChoice: MessageFns<ChunkChoice> = {
@@ -1871,7 +1876,7 @@ export const ChunkChoice: MessageFns<ChunkChoice> = {
     if (message.delta !== undefined) {
       ChunkDelta.encode(message.delta, writer.uint32(18).fork()).join();
     }
-    if (message.finishReason !== "") {
+    if (message.finishReason !== undefined) {
       writer.uint32(26).string(message.finishReason);
     }
     return writer;
@@ -1935,7 +1940,7 @@ export const ChunkChoice: MessageFns<ChunkChoice> = {
     message.delta = (object.delta !== undefined && object.delta !== null)
       ? ChunkDelta.fromPartial(object.delta)
       : undefined;
-    message.finishReason = object.finishReason ?? "";
+    message.finishReason = object.finishReason ?? undefined;
     return message;
   },
 };
