@@ -315,11 +315,12 @@ export class UpstreamClient {
 
   /**
    * One request whose answer is read whole: undici's dispatch with a handler that gathers the bytes, about
-   * half the CPU of request(), which wraps every answer in a Readable stream. Same deadlines as send().
+   * half the CPU of request(), which wraps every answer in a Readable stream. The call's deadline as send().
    */
   private exchange(path: string, body: string, scope: CallScope, model: string): Promise<BufferedResponse> {
     if (scope.signal.aborted) return Promise.reject(this.abortError(scope, model));
-    const firstByteTimer = startFirstByteTimer(scope);
+    // No first-byte deadline: a server sends a whole answer's headers when it has generated all of it, so
+    // only the call's deadline (which the operator sets for long answers) applies.
     return new Promise<BufferedResponse>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let statusCode = 0;
@@ -328,7 +329,6 @@ export class UpstreamClient {
       const signal = scope.signal;
       const onAbort = () => controller?.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
       const settle = () => {
-        if (firstByteTimer !== undefined) clearTimeout(firstByteTimer);
         signal.removeEventListener('abort', onAbort);
       };
       this.dispatcher.dispatch(
@@ -349,7 +349,6 @@ export class UpstreamClient {
             if (signal.aborted) onAbort();
           },
           onResponseStart(_c, status, responseHeaders) {
-            if (firstByteTimer !== undefined) clearTimeout(firstByteTimer);
             statusCode = status;
             headers = responseHeaders;
           },

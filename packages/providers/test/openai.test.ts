@@ -209,15 +209,24 @@ describe('OpenAICompatibleProvider', () => {
     await server.abandoned;
   });
 
-  it('reports DEADLINE_EXCEEDED when no response header arrives within the first-byte timeout', async () => {
+  it('reports DEADLINE_EXCEEDED when no response header of a stream arrives within the first-byte timeout', async () => {
     await serve(() => {}, { firstByteTimeoutMs: 100, timeoutMs: 5_000 });
     const started = Date.now();
-    const error = (await rejectionOf(provider.complete(call))) as ProviderError;
+    const error = (await rejectionOf(collect(provider.stream(call)))) as ProviderError;
     expect(error).to.include({ code: 'DEADLINE_EXCEEDED' });
     expect(error.message).to.include('did not start answering within 100 ms');
     expect(Date.now() - started).to.be.below(1_000);
     expect(server.requests).to.have.length(1);
     await server.abandoned;
+  });
+
+  it('waits for a whole answer past the first-byte timeout, up to the call deadline', async () => {
+    // A server sends the headers of a non-streamed answer once it has generated all of it.
+    await serve((_req, res) => void setTimeout(() => sendJson(res, 200, completion()), 400), {
+      firstByteTimeoutMs: 100,
+      timeoutMs: 5_000,
+    });
+    expect((await provider.complete(call)).text).to.equal('Hello there.');
   });
 
   it('reports INTERNAL for a body that is not JSON, without quoting it', async () => {
