@@ -155,7 +155,9 @@ function firstChoice(json: unknown): unknown {
   return Array.isArray(choices) ? choices[0] : undefined;
 }
 
-function readUsage(usage: unknown): Usage {
+function readUsage(usage: unknown): Usage | undefined {
+  // Some OpenAI-compatible servers send no usage: none is better than counts of zero (free and empty).
+  if (usage === undefined || usage === null) return undefined;
   return {
     promptTokens: tokenCount(field(usage, 'prompt_tokens')),
     completionTokens: tokenCount(field(usage, 'completion_tokens')),

@@ -35,7 +35,8 @@ export interface Usage {
 export interface ChatResult {
   text: string;
   finishReason: FinishReason;
-  usage: Usage;
+  /** Token counts as the upstream reports them; absent when it reports none. */
+  usage?: Usage | undefined;
   /** The model name the upstream reports having used (may carry a dated version suffix). */
   providerModel: string;
 }

@@ -51,8 +51,8 @@ describe('SimulatorProvider', () => {
     const result = await simulator().complete(codeCall('sim-weak', 3));
     expect(result.text.startsWith('[simulated sim-weak] ')).to.equal(true);
     expect(result.providerModel).to.equal('sim-weak');
-    expect(result.usage.completionTokens).to.equal(estimateTokens(result.text));
-    expect(result.usage.promptTokens).to.be.greaterThan(0);
+    expect(result.usage!.completionTokens).to.equal(estimateTokens(result.text));
+    expect(result.usage!.promptTokens).to.be.greaterThan(0);
   });
 
   it('gives better-shaped answers from the better profile (in range, fenced, complete, no refusal)', async () => {
@@ -62,7 +62,7 @@ describe('SimulatorProvider', () => {
       let good = 0;
       for (let i = 0; i < 200; i++) {
         const r = await sim.complete(codeCall(model, i));
-        const tokens = r.usage.completionTokens;
+        const tokens = r.usage!.completionTokens;
         const isGood =
           r.finishReason === 'stop' &&
           r.text.includes('```') &&
@@ -96,7 +96,7 @@ describe('SimulatorProvider', () => {
     const sim = simulator();
     const capped = await sim.complete({ ...codeCall('sim-strong', 4), maxTokens: 10 });
     expect(capped.finishReason).to.equal('length');
-    expect(capped.usage.completionTokens).to.be.at.most(10);
+    expect(capped.usage!.completionTokens).to.be.at.most(10);
     const stopped = await sim.complete({ ...codeCall('sim-strong', 4), stop: ['```'] });
     expect(stopped.text).to.not.include('```');
   });
@@ -211,8 +211,8 @@ describe('shipped simulator models under the project heuristic scorer', () => {
             queryType: type,
             responseText: r.text,
             finishReason: r.finishReason,
-            promptTokens: r.usage.promptTokens,
-            completionTokens: r.usage.completionTokens,
+            promptTokens: r.usage!.promptTokens,
+            completionTokens: r.usage!.completionTokens,
           }).score;
         }
         means.push(sum / SAMPLES);

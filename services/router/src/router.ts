@@ -26,6 +26,7 @@ import {
   type CircuitBreaker,
   type CircuitBreakerRegistry,
   type FinishReason,
+  type Usage,
 } from '@routeplex/providers';
 import { StoreError, type EntryWrite, type RequestEntry } from '@routeplex/store';
 import { ENHANCEMENT_INSTRUCTIONS, enhancementByHoldout } from './enhancement.js';
@@ -86,10 +87,13 @@ export interface RoutingInfo {
   simulated: boolean;
 }
 
+/** An answer with its token counts: the upstream's, or estimated when it reported none. */
+export type CountedResult = ChatResult & { usage: Usage };
+
 export interface Completion {
   requestId: string;
   createdMs: number;
-  result: ChatResult;
+  result: CountedResult;
   routing: RoutingInfo;
 }
 
@@ -122,12 +126,13 @@ export class Router {
       const started = this.o.now();
       const breaker = this.o.breakers.get(model.provider, model.id);
       if (!admitted(breaker, model, disabled)) continue;
-      let result: ChatResult;
+      let result: CountedResult;
       try {
-        result = await this.o.catalog.provider(model.id).complete({
+        const answer = await this.o.catalog.provider(model.id).complete({
           ...this.call(model, input, plan.messages),
           signal,
         });
+        result = { ...answer, usage: answer.usage ?? estimatedUsage(plan, answer.text) };
       } catch (err) {
         if (signal.aborted) throw err;
         this.noteFailure(err, model, breaker, plan, started, attempts, failures);
@@ -214,14 +219,15 @@ export class Router {
       breaker.onSuccess();
       const latencyMs = this.o.now() - started;
       attempts[attempts.length - 1]!.latencyMs = latencyMs;
-      const result: ChatResult = {
+      const result: CountedResult = {
         text,
         finishReason,
         providerModel,
-        usage: usage ?? { promptTokens: plan.promptTokens, completionTokens: estimateTokens(text) },
+        usage: usage ?? estimatedUsage(plan, text),
       };
       this.recordCompletion(accountId, plan, input, model, result, latencyMs, failures);
-      if (closing) await emit({ ...base, chunk: closing });
+      // The closing chunk carries the usage, estimated when the upstream reported none (the contract's promise).
+      if (closing) await emit({ ...base, chunk: closing.usage ? closing : { ...closing, usage: result.usage } });
       return;
     }
     throw allFailed(attempts, disabled);
@@ -393,7 +399,7 @@ export class Router {
     plan: Plan,
     input: ChatInput,
     model: RoutableModel,
-    result: ChatResult,
+    result: CountedResult,
     latencyMs: number,
     failures: CellDeltaInput[],
   ): void {
@@ -501,6 +507,11 @@ export class Router {
     }
     committed.catch(this.o.onRecordError);
   }
+}
+
+/** Token counts of an answer whose upstream reported none, estimated as for the decision. */
+function estimatedUsage(plan: Plan, text: string): Usage {
+  return { promptTokens: plan.promptTokens, completionTokens: estimateTokens(text) };
 }
 
 function codeOf(err: unknown): string {

@@ -214,3 +214,40 @@ describe("a model's circuit breaker", function () {
     expect(results.filter((e) => /temporarily disabled/.test(e.details))).to.have.length(4);
   });
 });
+
+describe('an upstream that reports no token usage', function () {
+  let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
+  let r: Awaited<ReturnType<typeof startTestRouter>>;
+
+  before(async () => {
+    upstream = await startFakeUpstream();
+    r = await startTestRouter({
+      upstreamUrl: upstream.url,
+      extraModels: [upstreamModel(upstream.url, 'quiet', 'no-usage', 0.5, 1)],
+    });
+  });
+  after(async () => {
+    await r.close();
+    await upstream.close();
+  });
+
+  it('has its answers counted by estimate, not recorded as free and empty', async () => {
+    const res = await r.complete({ model: 'quiet', messages: user('Write a function that adds two numbers') });
+    expect(res.usage!.completionTokens).to.be.greaterThan(0);
+    expect(res.usage!.promptTokens).to.be.greaterThan(0);
+    await r.store.flush();
+    const entry = await r.store.getEntry(r.account.id, res.id);
+    expect(entry.completionTokens).to.equal(res.usage!.completionTokens);
+    expect(entry.costUsd).to.be.greaterThan(0);
+  });
+
+  it('streams a closing chunk with the estimated usage, as the contract promises', async () => {
+    const chunks = await r.stream({ model: 'quiet', messages: user('Write a function that adds two numbers') });
+    const last = chunks.at(-1)!;
+    expect(last.usage?.completionTokens).to.be.greaterThan(0);
+    await r.store.flush();
+    expect((await r.store.getEntry(r.account.id, chunks[0]!.id)).completionTokens).to.equal(
+      last.usage!.completionTokens,
+    );
+  });
+});

@@ -10,7 +10,8 @@ import { startRouterService } from '../src/index.js';
 
 /**
  * A local OpenAI-compatible upstream whose behaviour is chosen by the model name: `fail-500` always fails,
- * `fail-400` refuses the request as invalid (its error message echoes the prompt, as real ones can), `echo`
+ * `fail-400` refuses the request as invalid (its error message echoes the prompt, as real ones can), `no-usage`
+ * answers without reporting token usage (as some OpenAI-compatible servers do), `echo`
  * answers with the last user message (so that canaries reach the answer), `stall` streams two chunks and then
  * holds the stream open until the client goes away, anything else answers a fixed text. It speaks the real
  * protocol, unary and SSE.
@@ -69,9 +70,10 @@ export async function startFakeUpstream() {
         res.write(
           `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: payload.model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`,
         );
-        res.write(
-          `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: payload.model, choices: [], usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 } })}\n\n`,
-        );
+        if (payload.model !== 'no-usage')
+          res.write(
+            `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: payload.model, choices: [], usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 } })}\n\n`,
+          );
         res.end('data: [DONE]\n\n');
         return;
       }
@@ -82,7 +84,9 @@ export async function startFakeUpstream() {
           object: 'chat.completion',
           model: payload.model,
           choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 },
+          ...(payload.model === 'no-usage'
+            ? {}
+            : { usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 } }),
         }),
       );
     });
