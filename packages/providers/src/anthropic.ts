@@ -66,7 +66,8 @@ export class AnthropicProvider implements ChatProvider {
       messages,
     };
     if (system !== undefined) body.system = system;
-    if (call.temperature !== undefined) body.temperature = call.temperature;
+    // OpenAI's scale runs to 2, Anthropic's to 1 (it refuses more): the hottest setting maps to its hottest.
+    if (call.temperature !== undefined) body.temperature = Math.min(call.temperature, 1);
     if (call.topP !== undefined) body.top_p = call.topP;
     if (call.stop !== undefined && call.stop.length > 0) body.stop_sequences = call.stop;
     if (stream) body.stream = true;

@@ -127,6 +127,13 @@ describe('AnthropicProvider', () => {
     });
   });
 
+  it('sends a temperature above 1 (valid on the OpenAI scale) as 1, the highest Anthropic accepts', async () => {
+    await serve((_req, res) => sendJson(res, 200, message()));
+    await provider.complete({ ...call, temperature: 1.6 });
+    await provider.complete({ ...call, temperature: 0.7 });
+    expect(server.requests.map((r) => (r.body as { temperature: number }).temperature)).to.deep.equal([1, 0.7]);
+  });
+
   it('maps stop reasons max_tokens, refusal, tool_use and stop_sequence', async () => {
     const reasons = ['max_tokens', 'refusal', 'tool_use', 'stop_sequence', 'pause_turn'];
     await serve((_req, res, i) => sendJson(res, 200, message({ stop_reason: reasons[i] })));
