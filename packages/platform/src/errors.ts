@@ -64,7 +64,21 @@ export function toPublicStatus(err: unknown): PublicStatus {
   return { code: GrpcStatus.INTERNAL, codeName: 'INTERNAL', message: 'internal error', unexpected: true };
 }
 
+/**
+ * Trailer that marks a status as made by a routeplex service's boundary, whose message is written for the
+ * caller. A status without it comes from the transport (grpc-js: an unreachable backend, a dropped
+ * connection), whose text names hosts and ports and is for the logs only.
+ */
+export const SERVICE_STATUS_TRAILER = 'routeplex-status';
+
 /** A grpc-js ServiceError for a public status. */
 export function toServiceError(status: PublicStatus): Partial<ServiceError> {
-  return { code: status.code, details: status.message, metadata: new Metadata() };
+  const metadata = new Metadata();
+  metadata.set(SERVICE_STATUS_TRAILER, 'service');
+  return { code: status.code, details: status.message, metadata };
+}
+
+/** Whether a status received from a backend was made by its boundary (see SERVICE_STATUS_TRAILER). */
+export function isServiceStatus(error: Pick<ServiceError, 'metadata'>): boolean {
+  return error.metadata?.get(SERVICE_STATUS_TRAILER)[0] === 'service';
 }

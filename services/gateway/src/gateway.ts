@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Metadata, status as GrpcStatus, type Client, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import type { JsonValue } from '@bufbuild/protobuf';
 import { contractsImageUrl } from '@routeplex/contracts';
+import { isServiceStatus } from '@routeplex/platform';
 import { Backends, deserializeBytes, serializeBytes, type BackendMap } from './backends.js';
 import { loadContracts } from './descriptors.js';
 import { codeNameFromNumber, errorBody, GatewayError, httpStatusFromCode, streamErrorEvent } from './errors.js';
@@ -300,7 +301,7 @@ class RequestHandler {
       finished = true;
       // Before any output the client gets a plain error response with the mapped HTTP status.
       if (!started) return this.fail(res, err);
-      res.end(streamErrorEvent(codeNameFromNumber(err.code), err.details || err.message));
+      res.end(streamErrorEvent(codeNameFromNumber(err.code), this.publicDetails(err)));
     });
     call.on('status', noop as (s: StatusObject) => void);
     call.on('end', () => {
@@ -380,6 +381,19 @@ class RequestHandler {
     );
   }
 
+  /**
+   * What a client is told of a backend's status: the service's own message, or, for a status of the
+   * transport (backend unreachable, connection dropped), a plain one, its details (hosts, ports) logged.
+   */
+  private publicDetails(err: ServiceError): string {
+    const code = codeNameFromNumber(err.code);
+    if (isServiceStatus(err)) return err.details || code;
+    this.logger?.warn({ code, err: err.details || err.message }, 'backend call failed in transport');
+    if (code === 'UNAVAILABLE') return 'the service for this path is unreachable; retry later';
+    if (code === 'DEADLINE_EXCEEDED') return 'the service for this path did not answer in time; retry later';
+    return `the call to the service for this path failed (${code})`;
+  }
+
   /** The one place that turns any failure into an HTTP error response. */
   fail(res: ServerResponse, err: unknown): void {
     let status: number;
@@ -392,7 +406,7 @@ class RequestHandler {
     } else if (isServiceError(err)) {
       const code = codeNameFromNumber(err.code);
       status = httpStatusFromCode(code);
-      body = errorBody(code, err.details || code);
+      body = errorBody(code, this.publicDetails(err));
     } else {
       status = 500;
       body = errorBody('INTERNAL', 'the gateway failed to handle the request; it has been logged');

@@ -309,7 +309,11 @@ describe('gateway (REST facade over real gRPC backends)', () => {
       try {
         const res = await fetch(`${lonely.url}/api/v1/models`);
         expect(res.status).to.equal(503);
-        expect((await readJson(res)).code).to.equal(14);
+        const body = await readJson(res);
+        expect(body.code).to.equal(14);
+        // The transport's own text names the backend's address: for the logs, not for clients.
+        expect(body.message).to.equal('the service for this path is unreachable; retry later');
+        expect(JSON.stringify(body)).not.to.include('127.0.0.1');
       } finally {
         await lonely.close();
       }

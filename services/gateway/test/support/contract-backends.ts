@@ -5,15 +5,23 @@
 // - `Authorization: Bearer hang` (or chat model `hang`) never answers, and records when the call is cancelled;
 // - chat model `fail-mid-stream` streams one chunk, then fails with UNAVAILABLE.
 import {
+  Metadata,
   Server,
   ServerCredentials,
   status,
-  type Metadata,
   type ServerUnaryCall,
   type ServerWritableStream,
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import { feedbackV1, insightsV1, routerV1 } from '@routeplex/contracts';
+import { SERVICE_STATUS_TRAILER } from '@routeplex/platform';
+
+/** A status as a routeplex service's boundary sends it: with the trailer that marks its message as public. */
+function serviceStatus(code: status, details: string) {
+  const metadata = new Metadata();
+  metadata.set(SERVICE_STATUS_TRAILER, 'service');
+  return { code, details, metadata };
+}
 
 export interface RecordedCall {
   method: string;
@@ -69,7 +77,7 @@ export async function startContractBackends(): Promise<ContractBackends> {
   const unary =
     <Req, Res>(method: string, answer: (req: Req, md: Metadata) => Res) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-      if (!begin(method, call as AnyCall, (code, details) => callback({ code, details }))) return;
+      if (!begin(method, call as AnyCall, (code, details) => callback(serviceStatus(code, details)))) return;
       callback(null, answer(call.request, call.metadata));
     };
 
@@ -92,7 +100,11 @@ export async function startContractBackends(): Promise<ContractBackends> {
     streamChatCompletion: (
       call: ServerWritableStream<routerV1.StreamChatCompletionRequest, routerV1.StreamChatCompletionResponse>,
     ) => {
-      if (!begin('StreamChatCompletion', call as AnyCall, (code, details) => call.emit('error', { code, details })))
+      if (
+        !begin('StreamChatCompletion', call as AnyCall, (code, details) =>
+          call.emit('error', serviceStatus(code, details)),
+        )
+      )
         return;
       const base = { id: 'req_stream1', object: 'chat.completion.chunk', created: CREATED, model: call.request.model };
       call.write({
@@ -101,7 +113,7 @@ export async function startContractBackends(): Promise<ContractBackends> {
         routing: routing(call.request.model),
       });
       if (call.request.model === 'fail-mid-stream') {
-        call.emit('error', { code: status.UNAVAILABLE, details: 'provider went away' });
+        call.emit('error', serviceStatus(status.UNAVAILABLE, 'provider went away'));
         return;
       }
       call.write({ ...base, choices: [{ index: 0, delta: { role: '', content: 'lo' }, finishReason: '' }] });
