@@ -299,6 +299,27 @@ describe('Insights dashboard (embedded stack, Debian Chromium)', function () {
     await shot('rated');
   });
 
+  it('saves two ratings given in quick succession, the second while the first is saved', async () => {
+    const entries = (await api('GET', '/api/v1/insights/requests?page_size=10')).requests as Json[];
+    const ids = entries
+      .filter((e) => e.kind === 'completion' && e.rating_score === undefined && e.rating_is_helpful === undefined)
+      .slice(0, 2)
+      .map((e) => e.request_id as string);
+    expect(ids).to.have.length(2);
+    for (const id of ids) await page.getByLabel(new RegExp(`^Score for request ${id}`)).selectOption('4');
+    // Both buttons in one task: the second click comes while the first rating and its reload are under way.
+    await page.evaluate(
+      `for (const id of ${JSON.stringify(ids)}) document.querySelector('form.rate[data-request-id="' + id + '"] button').click()`,
+    );
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Rating saved for ${ids[1]}` })
+      .waitFor();
+    for (const id of ids)
+      expect(await text(page.locator(`#req-table tr[data-request-id="${id}"] td.rating`)), id).to.equal('4/5');
+    expect(await text(page.locator('#fig-ratings'))).to.equal('3');
+  });
+
   it('deletes the learning data behind a confirmation and shows the reverted state', async () => {
     // Cancelling deletes nothing.
     await page.getByRole('button', { name: 'Delete my learning data…' }).click();
@@ -318,7 +339,7 @@ describe('Insights dashboard (embedded stack, Debian Chromium)', function () {
       .getByRole('status')
       .filter({ hasText: /^Deleted / })
       .waitFor();
-    expect(await text(page.getByRole('status'))).to.include(`Deleted ${PROMPTS.length} request records, 1 rating`);
+    expect(await text(page.getByRole('status'))).to.include(`Deleted ${PROMPTS.length} request records, 3 ratings`);
 
     expect(await text(page.locator('#fig-total'))).to.equal('0');
     expect(await text(page.locator('#fig-ratings'))).to.equal('0');

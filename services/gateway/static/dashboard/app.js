@@ -41,7 +41,8 @@ const state = {
   perfType: undefined,
   // Seconds of the Model performance period; 0 for all (decayed) history.
   perfWindow: 0,
-  busy: false,
+  // The API action running or waiting: actions run one after another, in the order they were asked for.
+  actions: Promise.resolve(),
 };
 
 const charts = new Charts(globalThis.Chart);
@@ -135,10 +136,17 @@ function signOut(message) {
   $('credential').focus();
 }
 
-/** Runs an API action; a refused credential (expired token, revoked key) sends the reader back to sign-in. */
-async function guarded(action) {
-  if (state.busy) return;
-  state.busy = true;
+/**
+ * Runs an API action after those already asked for (a rating saved while the page reloads waits for it
+ * instead of being lost); a refused credential (expired token, revoked key) sends the reader back to sign-in.
+ */
+function guarded(action) {
+  const run = state.actions.then(() => runAction(action));
+  state.actions = run;
+  return run;
+}
+
+async function runAction(action) {
   clearError();
   try {
     await action();
@@ -149,8 +157,6 @@ async function guarded(action) {
     } else {
       showError(error);
     }
-  } finally {
-    state.busy = false;
   }
 }
 
@@ -244,7 +250,8 @@ function renderPerformance() {
   );
   if (empty) {
     $('perf-table').tBodies[0].replaceChildren();
-    charts.destroyAll();
+    // Only this section's charts: the enhancement and stage charts are drawn from other data.
+    for (const id of PERFORMANCE_CHARTS) charts.destroy($(id));
     return;
   }
   const rows = byType.get(state.perfType);
@@ -518,6 +525,8 @@ function rateForm(entry, time) {
 
 // ---------------------------------------------------------------------------------------------------------
 // Wiring
+
+const PERFORMANCE_CHARTS = ['chart-quality', 'chart-latency', 'chart-cost', 'chart-counts'];
 
 function wire() {
   $('sign-in-form').addEventListener('submit', (event) => {

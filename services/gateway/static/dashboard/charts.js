@@ -92,6 +92,11 @@ export class Charts {
     this.instances.set(canvas, new this.Chart(canvas, config));
   }
 
+  destroy(canvas) {
+    this.instances.get(canvas)?.destroy();
+    this.instances.delete(canvas);
+  }
+
   destroyAll() {
     for (const chart of this.instances.values()) chart.destroy();
     this.instances.clear();
