@@ -80,9 +80,25 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     options.logger,
   );
 
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => handler.handle(req, res));
+  // While closing, an answer ends its connection: kept alive, it would hold close() for the keep-alive
+  // timeout (65 s), and its client could send more requests on it meanwhile.
+  let closing = false;
+  const inFlight = new Set<ServerResponse>();
+  const track = (res: ServerResponse) => {
+    if (closing) res.shouldKeepAlive = false;
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (closing) server.closeIdleConnections();
+    });
+  };
+  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    track(res);
+    handler.handle(req, res);
+  });
   // Expect: 100-continue: refuse an oversized body before the client sends it.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    track(res);
     if (Number(req.headers['content-length']) > options.bodyLimitBytes) return handler.tooLarge(res);
     res.writeContinue();
     handler.handle(req, res);
@@ -97,6 +113,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     url: `http://${hostForUrl}:${port}`,
     port,
     close: async () => {
+      closing = true;
+      for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

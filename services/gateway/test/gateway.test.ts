@@ -299,6 +299,27 @@ describe('gateway (REST facade over real gRPC backends)', () => {
       expect(backends.calls).to.have.length(0);
     });
 
+    it('closes at once after the answers in flight, without waiting for their kept-alive connections', async () => {
+      const closing = await createGateway({
+        host: '127.0.0.1',
+        port: 0,
+        backends: { default: backends.address },
+        bodyLimitBytes: 1024,
+      });
+      const before = backends.calls.length;
+      const answer = fetch(`${closing.url}/api/v1/models`, { headers: { authorization: 'Bearer slow' } });
+      // Until the backend has the call (a state, not a length of time); it answers 300 ms later.
+      while (!backends.calls.slice(before).some((c) => c.authorization === 'Bearer slow'))
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      const closed = closing.close();
+      const res = await answer;
+      expect(res.status).to.equal(200);
+      expect(res.headers.get('connection')).to.equal('close');
+      await res.arrayBuffer();
+      // Without closing the connection once its answer is sent, close() waits for the 65 s keep-alive.
+      await closed;
+    });
+
     it('answers 503 when the backend is unreachable', async () => {
       const lonely = await createGateway({
         host: '127.0.0.1',

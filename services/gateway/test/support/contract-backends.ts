@@ -3,6 +3,7 @@
 // fetch, the openai package) can trigger it:
 // - `Authorization: Bearer fail-<CODE>` answers every rpc with that gRPC status (e.g. fail-UNAUTHENTICATED);
 // - `Authorization: Bearer hang` (or chat model `hang`) never answers, and records when the call is cancelled;
+// - `Authorization: Bearer slow` answers after 300 ms;
 // - chat model `fail-mid-stream` streams one chunk, then fails with UNAVAILABLE.
 import {
   Metadata,
@@ -78,7 +79,9 @@ export async function startContractBackends(): Promise<ContractBackends> {
     <Req, Res>(method: string, answer: (req: Req, md: Metadata) => Res) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       if (!begin(method, call as AnyCall, (code, details) => callback(serviceStatus(code, details)))) return;
-      callback(null, answer(call.request, call.metadata));
+      const result = answer(call.request, call.metadata);
+      if (call.metadata.get('authorization')[0] === 'Bearer slow') setTimeout(() => callback(null, result), 300);
+      else callback(null, result);
     };
 
   const router: routerV1.RouterServiceServer = {
