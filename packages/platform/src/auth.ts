@@ -44,6 +44,8 @@ export class Authenticator {
   private readonly hsKey: KeyObject | undefined;
   private readonly jwks: JWTVerifyGetKey | undefined;
   private readonly keyCache = new Map<string, { accountId: string; expires: number }>();
+  /** Counts invalidations: a lookup that started before one must not cache what it read. */
+  private keyGeneration = 0;
 
   constructor(
     private readonly config: AuthConfig,
@@ -57,6 +59,7 @@ export class Authenticator {
 
   /** Forgets cached API keys (called when a key is revoked anywhere). */
   invalidateApiKeys(): void {
+    this.keyGeneration++;
     this.keyCache.clear();
   }
 
@@ -77,12 +80,15 @@ export class Authenticator {
     const cached = this.keyCache.get(key);
     if (cached && cached.expires > now) return { accountId: cached.accountId, method: 'api_key' };
     const hash = hashApiKey(key);
+    const generation = this.keyGeneration;
     const found = await this.lookupApiKey(hash);
     if (!found) {
       this.keyCache.delete(key);
       throw unauthenticated('unknown or revoked API key: create a new key with "routeplex key create"');
     }
-    if (this.config.apiKeyCacheMs > 0) {
+    // A key revoked while it was being looked up may have been read before the revocation: answer this
+    // call with it (it began before the revocation), but do not keep it.
+    if (this.config.apiKeyCacheMs > 0 && generation === this.keyGeneration) {
       if (this.keyCache.size > 10_000) this.keyCache.clear();
       this.keyCache.set(key, { accountId: found.accountId, expires: now + this.config.apiKeyCacheMs });
     }

@@ -95,6 +95,24 @@ describe('Authenticator', () => {
     await rejects(auth.authenticate('Bearer rpx_short'), /malformed API key/);
   });
 
+  it('does not cache a key whose lookup was under way when keys were invalidated', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const keys = new Map([[hashApiKey(KEY), 'acct-key']]);
+    const auth = new Authenticator({ jwtSecret: SECRET, accountClaim: 'sub', apiKeyCacheMs: 60_000 }, async (hash) => {
+      // The lookup reads the key before its revocation, and its answer arrives after it.
+      const accountId = keys.get(hash);
+      await gate;
+      return accountId ? { accountId } : null;
+    });
+    const inFlight = auth.authenticate(`Bearer ${KEY}`);
+    keys.clear(); // revoked in the store
+    auth.invalidateApiKeys();
+    release();
+    expect((await inFlight).accountId).to.equal('acct-key');
+    await rejects(auth.authenticate(`Bearer ${KEY}`), /unknown or revoked API key/);
+  });
+
   it('verifies RS256 tokens against a JWKS served over HTTP', async () => {
     const { publicKey, privateKey } = await generateKeyPair('RS256');
     const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
