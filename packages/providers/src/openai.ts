@@ -63,6 +63,9 @@ export class OpenAICompatibleProvider implements ChatProvider {
     if (call.temperature !== undefined) body.temperature = call.temperature;
     if (call.topP !== undefined) body.top_p = call.topP;
     if (call.stop !== undefined && call.stop.length > 0) body.stop = call.stop;
+    if (call.seed !== undefined) body.seed = call.seed;
+    if (call.presencePenalty !== undefined) body.presence_penalty = call.presencePenalty;
+    if (call.frequencyPenalty !== undefined) body.frequency_penalty = call.frequencyPenalty;
     if (stream) {
       body.stream = true;
       if (this.streamUsage) body.stream_options = { include_usage: true };

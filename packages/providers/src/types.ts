@@ -14,6 +14,10 @@ export interface ChatCall {
   temperature?: number;
   topP?: number;
   stop?: string[];
+  /** OpenAI's sampling seed and penalties; sent by the OpenAI-compatible protocol only (others have none). */
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
   /** Fires when the caller goes away: the upstream request is aborted and the call rejects with CANCELLED. */
   signal?: AbortSignal;
   /**

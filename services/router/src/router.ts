@@ -343,6 +343,9 @@ export class Router {
       temperature: input.temperature,
       topP: input.topP,
       stop: input.stop,
+      seed: input.seed,
+      presencePenalty: input.presencePenalty,
+      frequencyPenalty: input.frequencyPenalty,
       timeoutMs: this.o.callTimeoutMs,
     };
   }

@@ -21,6 +21,10 @@ export interface ChatInput {
   temperature: number | undefined;
   topP: number | undefined;
   stop: string[] | undefined;
+  /** Passed on to OpenAI-compatible upstreams; other protocols have no equivalent and leave them out. */
+  seed: number | undefined;
+  presencePenalty: number | undefined;
+  frequencyPenalty: number | undefined;
   preference: Preference;
   allowedModels: string[] | undefined;
   maxCostUsd: number | undefined;
@@ -29,7 +33,17 @@ export interface ChatInput {
 
 type ChatRequestFields = Pick<
   routerV1.CreateChatCompletionRequest,
-  'model' | 'messages' | 'maxTokens' | 'temperature' | 'topP' | 'stop' | 'n' | 'routing'
+  | 'model'
+  | 'messages'
+  | 'maxTokens'
+  | 'temperature'
+  | 'topP'
+  | 'stop'
+  | 'n'
+  | 'routing'
+  | 'seed'
+  | 'presencePenalty'
+  | 'frequencyPenalty'
 >;
 
 /** Validates a chat request; every problem names the field and says what to send instead. */
@@ -49,8 +63,19 @@ export function validateChatRequest(req: ChatRequestFields): ChatInput {
     temperature: range('temperature', req.temperature, 0, 2),
     topP: range('top_p', req.topP, 0, 1),
     stop: validateStop(req.stop),
+    seed: validateSeed(req.seed),
+    presencePenalty: range('presence_penalty', req.presencePenalty, -2, 2),
+    frequencyPenalty: range('frequency_penalty', req.frequencyPenalty, -2, 2),
     ...routing,
   };
+}
+
+function validateSeed(seed: string | undefined): number | undefined {
+  if (seed === undefined) return undefined;
+  const n = Number(seed);
+  if (!Number.isSafeInteger(n))
+    throw invalidArgument(`seed: must be an integer between -(2^53 - 1) and 2^53 - 1; got ${seed}`);
+  return n;
 }
 
 export function validateSelectRequest(req: routerV1.SelectModelRequest): ChatInput {
@@ -61,6 +86,9 @@ export function validateSelectRequest(req: routerV1.SelectModelRequest): ChatInp
     temperature: undefined,
     topP: undefined,
     stop: undefined,
+    seed: undefined,
+    presencePenalty: undefined,
+    frequencyPenalty: undefined,
     ...validateRouting(req.routing),
   };
 }

@@ -18,6 +18,8 @@ import { startRouterService } from '../src/index.js';
  */
 export async function startFakeUpstream() {
   const calls: string[] = [];
+  /** The request bodies, as the upstream received them. */
+  const bodies: Record<string, unknown>[] = [];
   let stallsClosed = 0;
   const closeWaiters: { count: number; resolve: () => void }[] = [];
   const onStallClosed = () => {
@@ -39,6 +41,7 @@ export async function startFakeUpstream() {
         messages: { role: string; content: string }[];
       };
       calls.push(payload.model);
+      bodies.push(payload);
       const last = payload.messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
       if (payload.model === 'fail-500') {
         res.writeHead(500, { 'content-type': 'application/json' });
@@ -96,6 +99,7 @@ export async function startFakeUpstream() {
   return {
     url,
     calls,
+    bodies,
     /** Resolves once `count` streams of `stall` have been closed by their client, in all. */
     stallsClosed: (count: number) =>
       new Promise<void>((resolve) => {

@@ -92,6 +92,19 @@ describe('RouterService over gRPC', function () {
     expect((await r.store.getEntry(r.account.id, chunks[0]!.id)).completionTokens).to.equal(7);
   });
 
+  it('passes seed and penalties on to an OpenAI-compatible upstream', async () => {
+    const before = upstream.bodies.length;
+    await r.complete({
+      model: 'steady',
+      messages: user('Write a function that adds two numbers'),
+      seed: '42',
+      presencePenalty: 0.5,
+      frequencyPenalty: -0.25,
+    });
+    expect(upstream.bodies.slice(before)).to.have.length(1);
+    expect(upstream.bodies[before]).to.include({ seed: 42, presence_penalty: 0.5, frequency_penalty: -0.25 });
+  });
+
   it('records a SelectModel decision as a selection without calling a model', async () => {
     const calls = upstream.calls.length;
     const res = await r.select({ messages: user('What is the capital of France?') });
@@ -146,6 +159,24 @@ describe('RouterService over gRPC', function () {
         { model: 'routeplex-ai', messages: user('x'), temperature: 7 },
         status.INVALID_ARGUMENT,
         /temperature/,
+      ],
+      [
+        'a presence penalty that is not a number',
+        { model: 'routeplex-ai', messages: user('x'), presencePenalty: Number.NaN },
+        status.INVALID_ARGUMENT,
+        /^presence_penalty: must be between -2 and 2/,
+      ],
+      [
+        'a frequency penalty out of range',
+        { model: 'routeplex-ai', messages: user('x'), frequencyPenalty: 1e308 },
+        status.INVALID_ARGUMENT,
+        /^frequency_penalty: must be between -2 and 2/,
+      ],
+      [
+        'a seed beyond the integers a double holds',
+        { model: 'routeplex-ai', messages: user('x'), seed: '9007199254740993' },
+        status.INVALID_ARGUMENT,
+        /^seed: must be an integer/,
       ],
       ['n > 1', { model: 'routeplex-ai', messages: user('x'), n: 3 }, status.INVALID_ARGUMENT, /^n: /],
       [

@@ -89,15 +89,15 @@ export interface CreateChatCompletionRequest {
   n?:
     | number
     | undefined;
-  /** Accepted for OpenAI compatibility and passed on where supported. */
+  /** Sampling seed, passed on to OpenAI-compatible upstreams (other protocols have none); a safe integer. */
   seed?:
     | string
     | undefined;
-  /** Accepted for OpenAI compatibility and passed on where supported. */
+  /** Between -2 and 2; passed on to OpenAI-compatible upstreams (other protocols have none). */
   presencePenalty?:
     | number
     | undefined;
-  /** Accepted for OpenAI compatibility and passed on where supported. */
+  /** Between -2 and 2; passed on to OpenAI-compatible upstreams (other protocols have none). */
   frequencyPenalty?:
     | number
     | undefined;
@@ -140,15 +140,15 @@ export interface StreamChatCompletionRequest {
   n?:
     | number
     | undefined;
-  /** Accepted for OpenAI compatibility and passed on where supported. */
+  /** Sampling seed, passed on to OpenAI-compatible upstreams (other protocols have none); a safe integer. */
   seed?:
     | string
     | undefined;
-  /** Accepted for OpenAI compatibility and passed on where supported. */
+  /** Between -2 and 2; passed on to OpenAI-compatible upstreams (other protocols have none). */
   presencePenalty?:
     | number
     | undefined;
-  /** Accepted for OpenAI compatibility and passed on where supported. */
+  /** Between -2 and 2; passed on to OpenAI-compatible upstreams (other protocols have none). */
   frequencyPenalty?:
     | number
     | undefined;
