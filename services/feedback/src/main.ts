@@ -8,6 +8,7 @@ import {
   createLogger,
   exitOnFatal,
   loadConfig,
+  startTelemetry,
   stopOnSignals,
   vars,
 } from '@routeplex/platform';
@@ -26,6 +27,11 @@ const env = {
 
 async function main(): Promise<void> {
   const config = loadConfig(env, process.env);
+  const telemetry = startTelemetry({
+    serviceName: 'routeplex-feedback',
+    exporter: config.ROUTEPLEX_TRACES,
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+  });
   const logger = createLogger({ name: 'feedback', level: config.ROUTEPLEX_LOG_LEVEL });
   const store = await openStore({
     ...storeLocation({ databaseUrl: config.DATABASE_URL, dataDir: config.ROUTEPLEX_DATA_DIR }),
@@ -46,7 +52,7 @@ async function main(): Promise<void> {
     batch: { maxItems: config.FEEDBACK_BATCH_MAX_RATINGS, maxDelayMs: config.FEEDBACK_BATCH_DELAY_MS },
   });
   logger.info({ host: config.GRPC_HOST, port: service.port }, 'FeedbackService listening');
-  stopOnSignals(logger, 'FeedbackService', [() => service.close(), () => store.close()]);
+  stopOnSignals(logger, 'FeedbackService', [() => service.close(), () => store.close(), () => telemetry.shutdown()]);
 }
 
 main().catch((err: unknown) => {

@@ -10,6 +10,7 @@ import {
   createLogger,
   exitOnFatal,
   loadConfig,
+  startTelemetry,
   stopOnSignals,
   vars,
 } from '@routeplex/platform';
@@ -27,6 +28,11 @@ const env = {
 
 async function main(): Promise<void> {
   const config = loadConfig(env, process.env);
+  const telemetry = startTelemetry({
+    serviceName: 'routeplex-insights',
+    exporter: config.ROUTEPLEX_TRACES,
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+  });
   const logger = createLogger({ name: 'insights', level: config.ROUTEPLEX_LOG_LEVEL });
   // Only model metadata is read: no provider is called, so no API key is passed.
   const catalog = loadCatalog({
@@ -50,7 +56,12 @@ async function main(): Promise<void> {
     catalog,
   });
   logger.info({ host: config.GRPC_HOST, port: service.port }, 'InsightsService listening');
-  stopOnSignals(logger, 'InsightsService', [() => service.close(), () => store.close(), () => catalog.close()]);
+  stopOnSignals(logger, 'InsightsService', [
+    () => service.close(),
+    () => store.close(),
+    () => catalog.close(),
+    () => telemetry.shutdown(),
+  ]);
 }
 
 main().catch((err: unknown) => {

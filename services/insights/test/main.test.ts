@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { status } from '@grpc/grpc-js';
 import { insightsV1 } from '@routeplex/contracts';
 import { mintJwt } from '@routeplex/platform';
@@ -11,7 +12,9 @@ import { bearer, failure, insecure, runServiceMain, unary } from '@routeplex/tes
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const SECRET = 'main-test-secret-main-test-secret-0123';
 
-const run = (env: Record<string, string>) => runServiceMain(MAIN, env, 'InsightsService listening');
+// The tracing hook, as the image loads it; resolved here, since the child starts in the repository root.
+const HOOK = pathToFileURL(createRequire(import.meta.url).resolve('@routeplex/platform/otel-hook')).href;
+const run = (env: Record<string, string>) => runServiceMain(MAIN, env, 'InsightsService listening', ['--import', HOOK]);
 
 describe('InsightsService production entry', function () {
   this.timeout(90_000);
@@ -23,8 +26,11 @@ describe('InsightsService production entry', function () {
       INSIGHTS_GRPC_PORT: '0',
       ROUTEPLEX_JWT_SECRET: SECRET,
       ROUTEPLEX_LOG_LEVEL: 'info',
+      ROUTEPLEX_TRACES: 'console',
       DATABASE_URL: '',
     });
+    let output = '';
+    proc.child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     try {
       const port = await proc.listening;
       const client = new insightsV1.InsightsServiceClient(`127.0.0.1:${port}`, insecure);
@@ -43,6 +49,8 @@ describe('InsightsService production entry', function () {
       client.close();
       proc.child.kill('SIGTERM');
       expect(await proc.exited).to.equal(0);
+      // ROUTEPLEX_TRACES=console: the call's span was printed (on shutdown at the latest).
+      expect(output).to.include('routeplex.insights.v1.InsightsService/GetLearningDashboard');
     } finally {
       proc.child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
