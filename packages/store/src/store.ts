@@ -112,12 +112,6 @@ export interface OpenStoreOptions {
   connectTimeoutMs?: number;
   /** Open the change listener (default true); tools that never call onChange may skip it. */
   listen?: boolean;
-  /**
-   * How long a rating of a request that is not (yet) stored waits for it before NOT_FOUND, in ms: another
-   * process (the router) acknowledges an answer before its batch commits. Default 1000 on PostgreSQL; 0 on
-   * PGlite, which one process opens (its own queued writes are committed before a rating anyway).
-   */
-  ratingGraceMs?: number;
   /** Migrations to run after the store's own ones (for tests of the migration machinery). */
   extraMigrations?: readonly StoreMigration[];
   /** How long to wait for another process's migration lock (default 30 s). */
@@ -280,8 +274,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     // Read after the listener starts: a deletion committed in between is heard of, or counted here, or both.
     const deletionsHeard = await lastDeletion(db.knex);
     logger.info({ database: db.description }, 'store opened');
-    const ratingGraceMs = options.ratingGraceMs ?? (db.backend === 'postgres' ? 1000 : 0);
-    return new KnexStore(db, hub, subscription, batch, logger, deletionsHeard, ratingGraceMs);
+    return new KnexStore(db, hub, subscription, batch, logger, deletionsHeard);
   } catch (error) {
     await db.knex.destroy().catch(() => undefined);
     if (error instanceof StoreError) throw error;
@@ -442,7 +435,6 @@ class KnexStore implements Store {
     private readonly logger: StoreLogger,
     /** The number of the last account deletion this process has heard of (see hearDeletion). */
     private deletionsHeard: number,
-    private readonly ratingGraceMs: number,
   ) {
     this.backend = db.backend;
     this.knex = db.knex;
@@ -717,25 +709,13 @@ class KnexStore implements Store {
     if (valid.length === 0) return slots as (RatingResult | StoreError)[];
     // A rating may follow its completion within the batch delay: commit the entries first.
     if (valid.some((i) => this.batcher.isPending(items[i]!.accountId, items[i]!.requestId))) await this.batcher.flush();
+    const rated = await this.withRetry('rating requests', () =>
+      this.knex.transaction((trx) => this.rateInTransaction(trx, items, valid)),
+    );
     const ratedAccounts = new Set<string>();
-    let pending = valid;
-    // Another process may have answered the request and not yet committed its entry (its batch delay): an
-    // entry not found is looked for again, at growing intervals, until the grace period is over.
-    for (let attempt = 0, waited = 0; ; attempt++) {
-      const rated = await this.withRetry('rating requests', () =>
-        this.knex.transaction((trx) => this.rateInTransaction(trx, items, pending)),
-      );
-      const missing: number[] = [];
-      for (const [i, outcome] of rated) {
-        slots[i] = outcome;
-        if (outcome instanceof StoreError && outcome.reason === 'ENTRY_NOT_FOUND') missing.push(i);
-        else if (!(outcome instanceof Error)) ratedAccounts.add(items[i]!.accountId);
-      }
-      if (missing.length === 0 || waited >= this.ratingGraceMs) break;
-      const delay = Math.min(25 * 2 ** attempt, this.ratingGraceMs - waited);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      waited += delay;
-      pending = missing;
+    for (const [i, outcome] of rated) {
+      slots[i] = outcome;
+      if (!(outcome instanceof Error)) ratedAccounts.add(items[i]!.accountId);
     }
     // This process hears its own changes at once; other processes through the notification (NOTIFY).
     for (const accountId of ratedAccounts) this.emitLocal({ kind: 'rating', accountId });

@@ -230,39 +230,3 @@ for (const backend of BACKENDS) {
     }
   });
 });
-
-(baseUrl === undefined ? describe.skip : describe)(
-  'a rating of an answer another process has not committed yet',
-  function () {
-    this.timeout(60_000);
-
-    it('waits for the entry within the grace period, and answers NOT_FOUND for an unknown request after it', async () => {
-      const scratch = await createScratchDatabase(baseUrl as string, 'grace');
-      // The router's store acknowledges answers before its batch commits; the feedback service's rates them.
-      const router = await openStore({ databaseUrl: scratch.url, listen: false, batch: { maxDelayMs: 300 } });
-      const feedback = await openStore({ databaseUrl: scratch.url, listen: false, ratingGraceMs: 2000 });
-      try {
-        const write = heuristicWrite('acc_quick');
-        const committed = router.enqueue(write);
-        const result = await feedback.rateRequest('acc_quick', write.entry.id, () => rated());
-        await committed;
-        expect(result.entry.id).to.equal(write.entry.id);
-        expect(result.rating.score).to.equal(5);
-
-        const started = Date.now();
-        const unknown = await feedback
-          .rateRequest('acc_quick', heuristicWrite('acc_quick').entry.id, () => rated())
-          .then(
-            () => undefined,
-            (error: unknown) => error,
-          );
-        expect(unknown).to.have.property('code', 'NOT_FOUND');
-        expect(Date.now() - started).to.be.at.least(1900);
-      } finally {
-        await router.close();
-        await feedback.close();
-        await scratch.drop();
-      }
-    });
-  },
-);

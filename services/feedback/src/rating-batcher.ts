@@ -14,6 +14,12 @@ export interface RatingBatcherOptions {
    * batch only queues, and smaller batches cost more per rating.
    */
   maxInFlight: number;
+  /**
+   * How long a rating of a request not found is tried again before NOT_FOUND, in ms (default 1000): the
+   * router acknowledges an answer before its batch commits, in its own process. The rating waits outside
+   * any batch, so the others are not held up.
+   */
+  notFoundGraceMs: number;
 }
 
 export const DEFAULT_RATING_BATCHER_OPTIONS: RatingBatcherOptions = {
@@ -23,10 +29,14 @@ export const DEFAULT_RATING_BATCHER_OPTIONS: RatingBatcherOptions = {
   maxDelayMs: 1,
   maxPending: 10_000,
   maxInFlight: 2,
+  notFoundGraceMs: 1000,
 };
 
 interface Waiting {
   item: RatingRequest;
+  /** When it was submitted (ms), and how often it was tried again for an entry not yet found. */
+  since: number;
+  retries: number;
   resolve: (result: RatingResult) => void;
   reject: (error: unknown) => void;
 }
@@ -45,6 +55,8 @@ export class RatingBatcher {
   private queue: Waiting[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Set<Promise<void>>();
+  /** Ratings waiting to be tried again (their entry was not found yet), settled when they are queued again. */
+  private readonly retrying = new Set<Promise<void>>();
   private closed = false;
 
   private readonly options: RatingBatcherOptions;
@@ -56,7 +68,7 @@ export class RatingBatcher {
   ) {
     this.options = { ...DEFAULT_RATING_BATCHER_OPTIONS, ...options };
     for (const [field, value] of Object.entries(this.options))
-      if (!(Number.isInteger(value) && value > 0))
+      if (!(Number.isInteger(value) && (value > 0 || (field === 'notFoundGraceMs' && value === 0))))
         throw new DomainError('INVALID_ARGUMENT', `rating batcher ${field} must be a positive integer; got ${value}`);
   }
 
@@ -83,7 +95,7 @@ export class RatingBatcher {
         ),
       );
     return new Promise<RatingResult>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, resolve, reject, since: Date.now(), retries: 0 });
       // With every slot busy, the first batch to end takes it.
       if (this.running.size >= this.options.maxInFlight) return;
       if (this.queue.length >= this.options.maxItems) this.kick();
@@ -93,9 +105,9 @@ export class RatingBatcher {
 
   /** Resolves when every rating submitted before the call has been committed or has failed. */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.running.size > 0) {
+    while (this.queue.length > 0 || this.running.size > 0 || this.retrying.size > 0) {
       this.kick();
-      await Promise.race(this.running);
+      await Promise.race([...this.running, ...this.retrying]);
     }
   }
 
@@ -140,6 +152,7 @@ export class RatingBatcher {
     }
     batch.forEach((w, i) => {
       const outcome = outcomes[i];
+      if (outcome instanceof StoreError && outcome.reason === 'ENTRY_NOT_FOUND' && this.retryLater(w)) return;
       if (outcome instanceof StoreError) {
         // The caller's computation refused the rating: its own error, as it threw it.
         w.reject(outcome.reason === 'RATING_REFUSED' ? outcome.cause : outcome);
@@ -149,6 +162,20 @@ export class RatingBatcher {
         w.resolve(outcome);
       }
     });
+  }
+
+  /** Queues the rating again after a while, if its grace period allows; false when it is over. */
+  private retryLater(w: Waiting): boolean {
+    const left = w.since + this.options.notFoundGraceMs - Date.now();
+    if (left <= 0) return false;
+    const delay = Math.min(25 * 2 ** w.retries++, left);
+    const wait: Promise<void> = new Promise<void>((resolve) => setTimeout(resolve, delay)).then(() => {
+      this.retrying.delete(wait);
+      this.queue.push(w);
+      this.timer ??= setTimeout(() => this.kick(), this.options.maxDelayMs);
+    });
+    this.retrying.add(wait);
+    return true;
   }
 }
 

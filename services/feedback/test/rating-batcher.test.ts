@@ -136,6 +136,31 @@ for (const backend of backends('feedback')) {
       expect((await store.getEntry(account, refused!.id)).rating).to.equal(null);
     });
 
+    it('tries a rating again while its entry may still be on its way, without holding up the others', async () => {
+      const account = accountId();
+      const [good, late] = [completion(account), completion(account)];
+      await record(store, [good!]);
+      const batcher = new RatingBatcher(store, { maxDelayMs: 5, notFoundGraceMs: 10_000 });
+      let lateSettled = false;
+      const lateRating = batcher.submit(rating(late!, 5)).finally(() => (lateSettled = true));
+      // In the same batch as the late one, and acknowledged without waiting for it.
+      expect((await batcher.submit(rating(good!))).rating.score).to.equal(4);
+      expect(lateSettled).to.equal(false);
+      // The router's batch commits the answer's entry: the waiting rating finds it.
+      await record(store, [late!]);
+      expect((await lateRating).rating.score).to.equal(5);
+
+      const brief = new RatingBatcher(store, { maxDelayMs: 5, notFoundGraceMs: 200 });
+      const unknown = await brief
+        .submit({ accountId: account, requestId: 'req_' + 'Z'.repeat(20), compute: rating(good!).compute })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect(unknown).to.be.instanceOf(StoreError);
+      expect((unknown as StoreError).code).to.equal('NOT_FOUND');
+    });
+
     it('rates one by one when a whole batch fails for a reason other than an unreachable database', async () => {
       const account = accountId();
       const entries = Array.from({ length: 5 }, () => completion(account));
