@@ -47,7 +47,14 @@ function deepFreeze<T>(value: T): T {
 
 /** Reusable variable schemas, so that every service reads the same names the same way. */
 export const vars = {
-  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  // Decimal digits only: Number() would also read "0x1F90" and "1e3".
+  port: (fallback: number) =>
+    z
+      .string()
+      .regex(/^[0-9]{1,5}$/, 'must be a port number from 0 to 65535, in decimal digits')
+      .transform(Number)
+      .refine((n) => n <= 65535, 'must be a port number from 0 to 65535, in decimal digits')
+      .default(fallback),
   host: () => z.string().min(1).default('127.0.0.1'),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
   positiveNumber: (fallback: number) => z.coerce.number().positive().default(fallback),
@@ -69,9 +76,14 @@ export const vars = {
   address: (fallback: string) =>
     z
       .string()
-      .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
+      .regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):([0-9]{1,5})$/, 'must be host:port, e.g. router:50051 or [::1]:50051')
+      .refine((v) => {
+        const port = Number(v.slice(v.lastIndexOf(':') + 1));
+        return port >= 1 && port <= 65535;
+      }, 'must be host:port with a port from 1 to 65535')
       .default(fallback),
-  url: () => z.url().optional(),
+  // http(s) only: "localhost:4318" parses as a URL of scheme "localhost:" and would fail only when used.
+  url: () => z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   bool: (fallback: boolean) =>
     z
       .enum(['true', 'false', '1', '0', 'yes', 'no'])

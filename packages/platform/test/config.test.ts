@@ -41,6 +41,26 @@ describe('loadConfig', () => {
     }
   });
 
+  it('refuses ports, addresses and URLs that would only fail when used', () => {
+    const more = {
+      ROUTER_PORT: vars.port(50051),
+      ROUTER_ADDRESS: vars.address('127.0.0.1:50051'),
+      OTLP: vars.url(),
+    };
+    for (const [name, value] of [
+      ['ROUTER_PORT', '0x1F90'],
+      ['ROUTER_PORT', '1e3'],
+      ['ROUTER_PORT', '70000'],
+      ['ROUTER_ADDRESS', '127.0.0.1:99999'],
+      ['ROUTER_ADDRESS', 'router:0'],
+      ['OTLP', 'localhost:4318'],
+      ['OTLP', 'mailto:ops@example.com'],
+    ])
+      expect(() => loadConfig(more, { [name!]: value }), `${name}=${value}`).to.throw(ConfigError, new RegExp(name!));
+    const ok = loadConfig(more, { ROUTER_PORT: '8080', ROUTER_ADDRESS: '[::1]:50051', OTLP: 'http://otel:4318' });
+    expect(ok).to.deep.equal({ ROUTER_PORT: 8080, ROUTER_ADDRESS: '[::1]:50051', OTLP: 'http://otel:4318' });
+  });
+
   it('treats an empty or blank variable as unset', () => {
     for (const blank of ['', ' ', '\t\n']) {
       const config = loadConfig(shape, { ROUTER_PORT: blank, ROUTEPLEX_HMAC_SECRET: 'y'.repeat(20) });
