@@ -67,9 +67,15 @@ export class RatingBatcher {
     private readonly logger?: Logger,
   ) {
     this.options = { ...DEFAULT_RATING_BATCHER_OPTIONS, ...options };
-    for (const [field, value] of Object.entries(this.options))
-      if (!(Number.isInteger(value) && (value > 0 || (field === 'notFoundGraceMs' && value === 0))))
-        throw new DomainError('INVALID_ARGUMENT', `rating batcher ${field} must be a positive integer; got ${value}`);
+    for (const [field, value] of Object.entries(this.options)) {
+      // A grace of 0 answers NOT_FOUND at once; every other option needs at least 1.
+      const least = field === 'notFoundGraceMs' ? 0 : 1;
+      if (!(Number.isInteger(value) && value >= least))
+        throw new DomainError(
+          'INVALID_ARGUMENT',
+          `rating batcher ${field} must be an integer of at least ${least}; got ${value}`,
+        );
+    }
   }
 
   /** Ratings waiting for a batch (not counting those of batches being committed). */

@@ -218,11 +218,16 @@ for (const backend of backends('feedback')) {
       expect((late as DomainError).code).to.equal('UNAVAILABLE');
     });
 
-    it('refuses options that are not positive integers', () => {
+    it('refuses options that are not whole numbers in range (a grace of 0 is allowed)', () => {
       expect(() => new RatingBatcher(store, { maxItems: 0, maxDelayMs: 5, maxPending: 10 })).to.throw(
         DomainError,
-        /maxItems must be a positive integer/,
+        /maxItems must be an integer of at least 1; got 0/,
       );
+      expect(() => new RatingBatcher(store, { notFoundGraceMs: -1 })).to.throw(
+        DomainError,
+        /notFoundGraceMs must be an integer of at least 0; got -1/,
+      );
+      expect(() => new RatingBatcher(store, { notFoundGraceMs: 0 })).not.to.throw();
     });
   });
 }
