@@ -33,6 +33,8 @@ export interface CandidateModel {
   /** USD per 1M completion tokens. */
   outputPerMTok: number;
   contextWindow: number;
+  /** Most tokens the model writes in one answer: caps what a request's max_tokens reserves in the window. */
+  maxOutputTokens?: number;
   capabilities?: readonly string[];
   /** Catalog prior quality in [0, 1], per query type or one value for all. */
   priorQuality?: Partial<Record<QueryType, number>> | number;
@@ -54,6 +56,12 @@ export interface DecideInput {
   queryType: QueryType;
   promptTokens: number;
   expectedCompletionTokens?: number | undefined;
+  /**
+   * The request's max_tokens, when it sets one: the context window must hold the prompt and that many
+   * answer tokens (at most the model's maxOutputTokens), since that is what the upstream reserves. The
+   * cost estimate uses expectedCompletionTokens.
+   */
+  maxCompletionTokens?: number | undefined;
   preference: Preference;
   constraints?: DecisionConstraints | undefined;
   /** This account's cells for this query type, by model id. */
@@ -249,7 +257,14 @@ function decideWith(input: DecideInput, cfg: ScoringConfig, s: Scratch): Decisio
       rejected.push({ model: c.id, reason: 'unhealthy', detail: `provider ${c.provider} is marked unhealthy` });
       continue;
     }
-    const need = input.promptTokens + completion;
+    const cap = input.maxCompletionTokens;
+    const need =
+      input.promptTokens +
+      (cap === undefined
+        ? completion
+        : c.maxOutputTokens !== undefined && c.maxOutputTokens < cap
+          ? c.maxOutputTokens
+          : cap);
     if (need > c.contextWindow) {
       rejected.push({
         model: c.id,

@@ -97,6 +97,24 @@ describe('decide', () => {
     expect(d.rejected.map((r) => r.reason).sort()).to.deep.equal(['not_allowed', 'over_budget']);
   });
 
+  it('keeps room in the context window for the max_tokens a request reserves, up to the model output cap', () => {
+    const windowed: CandidateModel[] = [
+      { ...catalog[2]!, id: 'w8k', contextWindow: 8000, maxOutputTokens: 2000 },
+      { ...catalog[0]!, id: 'w128k' },
+    ];
+    const pick = (promptTokens: number, maxCompletionTokens: number | undefined) =>
+      decide(base({ candidates: windowed, promptTokens, maxCompletionTokens, expectedCompletionTokens: 300 }));
+    // 7,000 + 2,000 reserved does not fit 8,000, though the typical 300 would.
+    expect(pick(7000, 2000).rejected).to.deep.include({
+      model: 'w8k',
+      reason: 'context_window',
+      detail: 'needs 9000 tokens, window is 8000',
+    });
+    expect(pick(7000, 500).rejected.map((r) => r.model)).not.to.include('w8k');
+    // The model writes at most 2,000: a larger max_tokens reserves no more than that.
+    expect(pick(5000, 100_000).rejected.map((r) => r.model)).not.to.include('w8k');
+  });
+
   it("holds a long prompt to the cost ceiling however cheap the account's short requests were", () => {
     // 30 answers of big at $0.001 each; this prompt alone costs 12,000 x $10 / 1M = $0.12 to send.
     const history = { big: cellOf(0.9, 30, 1, 0.001) };

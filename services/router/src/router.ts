@@ -277,6 +277,8 @@ export class Router {
             input.maxTokens === undefined
               ? undefined
               : Math.min(input.maxTokens, EXPECTED_COMPLETION_TOKENS[queryType]),
+          // ... and the window must hold all of it, as the call reserves it.
+          maxCompletionTokens: input.maxTokens,
           preference: input.preference,
           constraints: {
             allowedModels: input.allowedModels,
@@ -306,7 +308,8 @@ export class Router {
           `model: unknown model "${input.model.slice(0, 64)}"; use "${AUTO_MODEL}" or one of: ${known.join(', ')}`,
         );
       }
-      if (promptTokens + (input.maxTokens ?? 0) > model.contextWindow)
+      // What the call reserves: max_tokens as sent, capped by the model's output limit.
+      if (promptTokens + Math.min(input.maxTokens ?? 0, model.maxOutputTokens) > model.contextWindow)
         throw invalidArgument(
           `messages: about ${promptTokens} prompt tokens plus max_tokens exceed the ${model.contextWindow}-token context window of ${model.id}; shorten the conversation or choose a larger model`,
         );

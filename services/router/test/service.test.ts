@@ -92,6 +92,12 @@ describe('RouterService over gRPC', function () {
     expect((await r.store.getEntry(r.account.id, chunks[0]!.id)).completionTokens).to.equal(7);
   });
 
+  it("holds a named model's context window to the max_tokens it will be sent, capped by its output limit", async () => {
+    // sim-tiny: a 50-token window, at most 40 tokens an answer; max_tokens 10,000 is sent as 40.
+    const res = await r.complete({ model: 'sim-tiny', messages: user('hi'), maxTokens: 10_000 });
+    expect(res.routing!.model).to.equal('sim-tiny');
+  });
+
   it('passes seed and penalties on to an OpenAI-compatible upstream', async () => {
     const before = upstream.bodies.length;
     await r.complete({
