@@ -453,12 +453,17 @@ class KnexStore implements Store {
    * An account's data was deleted (by any process). An answer's record waits in this process's queue for a
    * few milliseconds; committed after the deletion, it would undo it: the account's queued writes are
    * dropped. Deletions are heard of in the order they commit (notifications, or the markers a batch reads),
-   * so once this one is, every earlier one has been.
+   * so once this one is, every earlier one has been. A deletion heard of again (this process's own, then
+   * its notification; a marker a batch reads) is ignored: the writes queued since are the account's new
+   * requests.
    */
   private hearDeletion(accountId: string, seq: number | undefined): void {
+    if (seq !== undefined) {
+      if (seq <= this.deletionsHeard) return;
+      this.deletionsHeard = seq;
+    }
     const dropped = this.batcher.discardAccount(accountId);
     if (dropped > 0) this.logger.info({ dropped }, 'dropped queued writes of an account whose data was deleted');
-    if (seq !== undefined && seq > this.deletionsHeard) this.deletionsHeard = seq;
   }
 
   hashApiKey(key: string): string {

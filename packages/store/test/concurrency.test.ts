@@ -170,7 +170,7 @@ for (const backend of BACKENDS) {
   });
 }
 
-(baseUrl === undefined ? describe.skip : describe)('a deletion made by another process', function () {
+(baseUrl === undefined ? describe.skip : describe)('deletions and the writes a process has queued', function () {
   this.timeout(60_000);
 
   it("drops this process's queued writes of the account, which would otherwise bring its data back", async () => {
@@ -195,6 +195,28 @@ for (const backend of BACKENDS) {
     } finally {
       await router.close();
       await insights.close();
+      await scratch.drop();
+    }
+  });
+
+  it("keeps an account's requests made after its deletion when the deletion's notification arrives", async () => {
+    const scratch = await createScratchDatabase(baseUrl as string, 'reheard');
+    const store = await openStore({ databaseUrl: scratch.url, batch: { maxDelayMs: 60_000 } });
+    try {
+      const notified = new Promise<void>((resolve) =>
+        store.onChange((event) => {
+          // The database's notification (no origin): this process heard of the deletion already, at its commit.
+          if (event.kind === 'delete' && event.origin === undefined) resolve();
+        }),
+      );
+      await store.deleteAccountData('acc_again');
+      const later = store.enqueue(heuristicWrite('acc_again'));
+      await notified;
+      await store.flush();
+      await later;
+      expect(await store.countEntries('acc_again')).to.equal(1);
+    } finally {
+      await store.close();
       await scratch.drop();
     }
   });
