@@ -184,6 +184,24 @@ export const DEFAULT_RECOMMENDATION_OPTIONS: RecommendationOptions = {
 };
 
 /**
+ * Whether a model is a cheaper equivalent of the one in use: it saves at least minSavingsFraction of the
+ * cost, and the 95% interval of its quality difference stays above -maxQualityLoss. Free models (a local
+ * server) save nothing: no quality is traded for nothing.
+ */
+export function isCheaperEquivalent(
+  costCurrentUsd: number,
+  costSuggestedUsd: number,
+  qualityDifferenceCi95: readonly [number, number],
+  opt: RecommendationOptions,
+): boolean {
+  return (
+    costCurrentUsd > 0 &&
+    costSuggestedUsd <= costCurrentUsd * (1 - opt.minSavingsFraction) &&
+    qualityDifferenceCi95[0] > -opt.maxQualityLoss
+  );
+}
+
+/**
  * Suggestions per query type, each with its evidence. The "current" model is the one with most
  * requests for the type. A cheaper model is suggested when its quality is statistically not worse
  * than maxQualityLoss; a better one when its quality is significantly higher.
@@ -224,8 +242,7 @@ export function recommendations(
         avgCostSuggestedUsd: costAlt,
         savingsPer1000RequestsUsd: (costCur - costAlt) * 1000,
       };
-      // Free models (a local server) save nothing by switching: no quality is traded for nothing.
-      if (costCur > 0 && costAlt <= costCur * (1 - opt.minSavingsFraction) && cmp.ci95[0] > -opt.maxQualityLoss) {
+      if (isCheaperEquivalent(costCur, costAlt, cmp.ci95, opt)) {
         if (!cheaper || evidence.savingsPer1000RequestsUsd > cheaper.evidence.savingsPer1000RequestsUsd)
           cheaper = {
             kind: 'cheaper_equivalent',

@@ -4,6 +4,7 @@ import {
   QUERY_TYPES,
   Z95,
   compareCells,
+  isCheaperEquivalent,
   isQueryType,
   personalWeight,
   readCell,
@@ -360,8 +361,7 @@ export function recommendationsFor(
       if (cmp.ci95 === undefined || cmp.difference === undefined) continue;
       const costCur = gCur.avgCostUsd ?? 0;
       const costAlt = gAlt.avgCostUsd ?? 0;
-      if (!(costCur > 0 && costAlt <= costCur * (1 - opt.minSavingsFraction) && cmp.ci95[0] > -opt.maxQualityLoss))
-        continue;
+      if (!isCheaperEquivalent(costCur, costAlt, cmp.ci95, opt)) continue;
       const savings = (costCur - costAlt) * 1000;
       if (best !== undefined && savings <= best.value) continue;
       best = {
