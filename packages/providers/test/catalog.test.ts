@@ -132,18 +132,8 @@ describe('loadCatalog', () => {
   });
 
   it('names the upstream of a base URL with a port in characters the store records', () => {
-    const local = (id: string, baseUrl: string) => ({
-      id,
-      provider: 'openai',
-      baseUrl,
-      apiKeyEnv: 'LOCAL_KEY',
-      pricing: { inputPerMTok: 0, outputPerMTok: 0 },
-      contextWindow: 8192,
-      maxOutputTokens: 1024,
-      capabilities: ['chat'],
-      priorQuality: { conversation: 0.5 },
-      typicalLatencyMs: 500,
-    });
+    const local = (id: string, baseUrl: string) =>
+      entry({ id, provider: 'openai', baseUrl, apiKeyEnv: 'LOCAL_KEY', simulated: undefined });
     const catalog = load({
       env: { LOCAL_KEY: 'x' },
       json: {
