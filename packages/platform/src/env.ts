@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, vars } from './config.js';
 import type { AuthConfig } from './auth.js';
+import type { TelemetryOptions } from './telemetry.js';
 
 /**
  * Variables every service reads the same way. A service's main spreads this into its own shape and calls
@@ -40,4 +41,12 @@ export function authConfigFrom(c: CommonConfig): AuthConfig {
     audience: c.ROUTEPLEX_JWT_AUDIENCE,
     apiKeyCacheMs: c.ROUTEPLEX_API_KEY_CACHE_MS,
   };
+}
+
+/** The tracing a service's environment asks for (ROUTEPLEX_TRACES, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT). */
+export function telemetryConfigFrom(
+  c: Pick<CommonConfig, 'ROUTEPLEX_TRACES' | 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'>,
+  serviceName: string,
+): TelemetryOptions {
+  return { serviceName, exporter: c.ROUTEPLEX_TRACES, otlpEndpoint: c.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT };
 }

@@ -10,11 +10,13 @@ export type TraceExporterKind = 'none' | 'console' | 'otlp';
  * spans from the grpc instrumentation (method and status only); application spans carry ids, model names
  * and numbers, never conversation text. ESM apps also need `--import @routeplex/platform/otel-hook`.
  */
-export function startTelemetry(options: {
+export interface TelemetryOptions {
   serviceName: string;
   exporter: TraceExporterKind;
   otlpEndpoint?: string | undefined;
-}): { shutdown(): Promise<void> } {
+}
+
+export function startTelemetry(options: TelemetryOptions): { shutdown(): Promise<void> } {
   if (options.exporter === 'none') return { shutdown: async () => {} };
   const traceExporter: SpanExporter =
     options.exporter === 'console'

@@ -9,6 +9,7 @@ import {
   exitOnFatal,
   loadConfig,
   startTelemetry,
+  telemetryConfigFrom,
   stopOnSignals,
   vars,
 } from '@routeplex/platform';
@@ -27,11 +28,7 @@ const env = {
 
 async function main(): Promise<void> {
   const config = loadConfig(env, process.env);
-  const telemetry = startTelemetry({
-    serviceName: 'routeplex-feedback',
-    exporter: config.ROUTEPLEX_TRACES,
-    otlpEndpoint: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-  });
+  const telemetry = startTelemetry(telemetryConfigFrom(config, 'routeplex-feedback'));
   const logger = createLogger({ name: 'feedback', level: config.ROUTEPLEX_LOG_LEVEL });
   const store = await openStore({
     ...storeLocation({ databaseUrl: config.DATABASE_URL, dataDir: config.ROUTEPLEX_DATA_DIR }),

@@ -1,6 +1,6 @@
 // The REST facade as its own process (production): configuration from the environment, read once.
 import { z } from 'zod';
-import { createLogger, loadConfig, startTelemetry, vars } from '@routeplex/platform';
+import { createLogger, loadConfig, startTelemetry, telemetryConfigFrom, vars } from '@routeplex/platform';
 import { createGateway } from './index.js';
 import { DASHBOARD_DIR, DASHBOARD_PREFIX } from './dashboard.js';
 
@@ -20,11 +20,7 @@ const config = loadConfig(
   process.env,
 );
 
-const telemetry = startTelemetry({
-  serviceName: 'routeplex-gateway',
-  exporter: config.ROUTEPLEX_TRACES,
-  otlpEndpoint: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-});
+const telemetry = startTelemetry(telemetryConfigFrom(config, 'routeplex-gateway'));
 const logger = createLogger({ name: 'gateway', level: config.ROUTEPLEX_LOG_LEVEL });
 const gateway = await createGateway({
   host: config.GATEWAY_HOST,

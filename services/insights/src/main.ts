@@ -11,6 +11,7 @@ import {
   exitOnFatal,
   loadConfig,
   startTelemetry,
+  telemetryConfigFrom,
   stopOnSignals,
   vars,
 } from '@routeplex/platform';
@@ -28,11 +29,7 @@ const env = {
 
 async function main(): Promise<void> {
   const config = loadConfig(env, process.env);
-  const telemetry = startTelemetry({
-    serviceName: 'routeplex-insights',
-    exporter: config.ROUTEPLEX_TRACES,
-    otlpEndpoint: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-  });
+  const telemetry = startTelemetry(telemetryConfigFrom(config, 'routeplex-insights'));
   const logger = createLogger({ name: 'insights', level: config.ROUTEPLEX_LOG_LEVEL });
   // Only model metadata is read: no provider is called, so no API key is passed.
   const catalog = loadCatalog({

@@ -9,6 +9,7 @@ import {
   exitOnFatal,
   loadConfig,
   startTelemetry,
+  telemetryConfigFrom,
   stopOnSignals,
   vars,
 } from '@routeplex/platform';
@@ -36,11 +37,7 @@ const config = loadConfig(
   process.env,
 );
 
-const telemetry = startTelemetry({
-  serviceName: 'routeplex-router',
-  exporter: config.ROUTEPLEX_TRACES,
-  otlpEndpoint: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-});
+const telemetry = startTelemetry(telemetryConfigFrom(config, 'routeplex-router'));
 const logger = createLogger({ name: 'router', level: config.ROUTEPLEX_LOG_LEVEL });
 const catalog = loadCatalog({
   ...(config.ROUTEPLEX_CATALOG ? { path: config.ROUTEPLEX_CATALOG } : {}),
