@@ -56,6 +56,16 @@ describe('the official openai client against the real stack', function () {
     expect((await stack.store.getEntry(account!.accountId, id)).kind).to.equal('completion');
   });
 
+  it('bounds the answer by max_completion_tokens, the name newer clients send instead of max_tokens', async () => {
+    const res = await client.chat.completions.create({
+      model: 'sim-muse',
+      max_completion_tokens: 2,
+      messages: [{ role: 'user', content: 'Write a long essay about the history of the printing press.' }],
+    });
+    expect(res.choices[0]!.finish_reason).to.equal('length');
+    expect(res.usage!.completion_tokens).to.be.at.most(2);
+  });
+
   it('lists the models', async () => {
     const ids: string[] = [];
     for await (const m of client.models.list()) ids.push(m.id);

@@ -36,6 +36,7 @@ type ChatRequestFields = Pick<
   | 'model'
   | 'messages'
   | 'maxTokens'
+  | 'maxCompletionTokens'
   | 'temperature'
   | 'topP'
   | 'stop'
@@ -59,7 +60,7 @@ export function validateChatRequest(req: ChatRequestFields): ChatInput {
   return {
     model: req.model,
     messages,
-    maxTokens: validateMaxTokens(req.maxTokens),
+    maxTokens: maxTokensOf(req),
     temperature: range('temperature', req.temperature, 0, 2),
     topP: range('top_p', req.topP, 0, 1),
     stop: validateStop(req.stop),
@@ -110,10 +111,24 @@ function validateMessages(messages: routerV1.ChatMessage[]): ValidMessage[] {
   return out;
 }
 
-function validateMaxTokens(v: number | undefined): number | undefined {
+/**
+ * OpenAI renamed max_tokens to max_completion_tokens and its newer clients send only the new name, older
+ * ones only the old: both mean the same bound here.
+ */
+function maxTokensOf(req: Pick<ChatRequestFields, 'maxTokens' | 'maxCompletionTokens'>): number | undefined {
+  const legacy = validateMaxTokens(req.maxTokens);
+  const current = validateMaxTokens(req.maxCompletionTokens, 'max_completion_tokens');
+  if (legacy !== undefined && current !== undefined && legacy !== current)
+    throw invalidArgument(
+      `max_tokens and max_completion_tokens: both set, to ${legacy} and ${current}; they mean the same, send one`,
+    );
+  return current ?? legacy;
+}
+
+function validateMaxTokens(v: number | undefined, field = 'max_tokens'): number | undefined {
   if (v === undefined) return undefined;
   if (!Number.isInteger(v) || v < 1 || v > MAX_TOKENS_LIMIT)
-    throw invalidArgument(`max_tokens: must be an integer from 1 to ${MAX_TOKENS_LIMIT}; got ${v}`);
+    throw invalidArgument(`${field}: must be an integer from 1 to ${MAX_TOKENS_LIMIT}; got ${v}`);
   return v;
 }
 

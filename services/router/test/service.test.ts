@@ -111,6 +111,13 @@ describe('RouterService over gRPC', function () {
     expect(upstream.bodies[before]).to.include({ seed: 42, presence_penalty: 0.5, frequency_penalty: -0.25 });
   });
 
+  it("sends max_completion_tokens, OpenAI's newer name for max_tokens, as the answer's bound", async () => {
+    const before = upstream.bodies.length;
+    await r.complete({ model: 'steady', messages: user('Say hello'), maxCompletionTokens: 64 });
+    await r.complete({ model: 'steady', messages: user('Say hello'), maxTokens: 32, maxCompletionTokens: 32 });
+    expect(upstream.bodies.slice(before).map((b) => b.max_tokens)).to.deep.equal([64, 32]);
+  });
+
   it('records a SelectModel decision as a selection without calling a model', async () => {
     const calls = upstream.calls.length;
     const res = await r.select({ messages: user('What is the capital of France?') });
@@ -159,6 +166,18 @@ describe('RouterService over gRPC', function () {
         { model: 'routeplex-ai', messages: user('x'), maxTokens: 2_000_000_000 },
         status.INVALID_ARGUMENT,
         /max_tokens/,
+      ],
+      [
+        'max_completion_tokens out of range',
+        { model: 'routeplex-ai', messages: user('x'), maxCompletionTokens: 0 },
+        status.INVALID_ARGUMENT,
+        /^max_completion_tokens: must be an integer from 1/,
+      ],
+      [
+        'max_tokens and max_completion_tokens that disagree',
+        { model: 'routeplex-ai', messages: user('x'), maxTokens: 100, maxCompletionTokens: 200 },
+        status.INVALID_ARGUMENT,
+        /^max_tokens and max_completion_tokens: both set, to 100 and 200/,
       ],
       [
         'a temperature out of range',

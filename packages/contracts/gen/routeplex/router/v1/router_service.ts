@@ -104,7 +104,14 @@ export interface CreateChatCompletionRequest {
   /** An end-user identifier for abuse monitoring; never stored. */
   user: string;
   /** Options for automatic routing. */
-  routing?: RoutingOptions | undefined;
+  routing?:
+    | RoutingOptions
+    | undefined;
+  /**
+   * OpenAI's newer name for max_tokens, same meaning and range; send one of the two (both only when
+   * equal).
+   */
+  maxCompletionTokens?: number | undefined;
 }
 
 /**
@@ -155,7 +162,14 @@ export interface StreamChatCompletionRequest {
   /** An end-user identifier for abuse monitoring; never stored. */
   user: string;
   /** Options for automatic routing. */
-  routing?: RoutingOptions | undefined;
+  routing?:
+    | RoutingOptions
+    | undefined;
+  /**
+   * OpenAI's newer name for max_tokens, same meaning and range; send one of the two (both only when
+   * equal).
+   */
+  maxCompletionTokens?: number | undefined;
 }
 
 /** Usage counts the tokens of one completion. */
@@ -612,6 +626,7 @@ function createBaseCreateChatCompletionRequest(): CreateChatCompletionRequest {
     frequencyPenalty: undefined,
     user: "",
     routing: undefined,
+    maxCompletionTokens: undefined,
   };
 }
 
@@ -658,6 +673,9 @@ export const CreateChatCompletionRequest: MessageFns<CreateChatCompletionRequest
     }
     if (message.routing !== undefined) {
       RoutingOptions.encode(message.routing, writer.uint32(114).fork()).join();
+    }
+    if (message.maxCompletionTokens !== undefined) {
+      writer.uint32(120).int32(message.maxCompletionTokens);
     }
     return writer;
   },
@@ -787,6 +805,14 @@ export const CreateChatCompletionRequest: MessageFns<CreateChatCompletionRequest
             message.routing = RoutingOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.maxCompletionTokens = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -822,6 +848,7 @@ export const CreateChatCompletionRequest: MessageFns<CreateChatCompletionRequest
     message.routing = (object.routing !== undefined && object.routing !== null)
       ? RoutingOptions.fromPartial(object.routing)
       : undefined;
+    message.maxCompletionTokens = object.maxCompletionTokens ?? undefined;
     return message;
   },
 };
@@ -842,6 +869,7 @@ function createBaseStreamChatCompletionRequest(): StreamChatCompletionRequest {
     frequencyPenalty: undefined,
     user: "",
     routing: undefined,
+    maxCompletionTokens: undefined,
   };
 }
 
@@ -888,6 +916,9 @@ export const StreamChatCompletionRequest: MessageFns<StreamChatCompletionRequest
     }
     if (message.routing !== undefined) {
       RoutingOptions.encode(message.routing, writer.uint32(114).fork()).join();
+    }
+    if (message.maxCompletionTokens !== undefined) {
+      writer.uint32(120).int32(message.maxCompletionTokens);
     }
     return writer;
   },
@@ -1017,6 +1048,14 @@ export const StreamChatCompletionRequest: MessageFns<StreamChatCompletionRequest
             message.routing = RoutingOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.maxCompletionTokens = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1052,6 +1091,7 @@ export const StreamChatCompletionRequest: MessageFns<StreamChatCompletionRequest
     message.routing = (object.routing !== undefined && object.routing !== null)
       ? RoutingOptions.fromPartial(object.routing)
       : undefined;
+    message.maxCompletionTokens = object.maxCompletionTokens ?? undefined;
     return message;
   },
 };
@@ -2577,9 +2617,10 @@ export const RouterServiceService = {
    * Over REST, a body with `"stream": true` is served by StreamChatCompletion as Server-Sent Events.
    * Errors:
    * - UNAUTHENTICATED: the credential is missing, malformed, expired or revoked.
-   * - INVALID_ARGUMENT: unknown model, empty or malformed messages, an unknown role, max_tokens out of
-   *   range, allowed_models naming no model of the deployment, a prompt beyond every candidate's context
-   *   window, or a request every model tried refused as invalid; the message names the field to fix.
+   * - INVALID_ARGUMENT: unknown model, empty or malformed messages, an unknown role, max_tokens (or
+   *   max_completion_tokens) out of range or the two set to different values, allowed_models naming no
+   *   model of the deployment, a prompt beyond every candidate's context window, or a request every model
+   *   tried refused as invalid; the message names the field to fix.
    * - FAILED_PRECONDITION: no model satisfies the constraints (allowed models, max cost, capabilities).
    * - UNAVAILABLE: every candidate failed, or its circuit is open after failures; the message lists the
    *   attempts or names the disabled models.
@@ -2649,9 +2690,10 @@ export interface RouterServiceServer extends UntypedServiceImplementation {
    * Over REST, a body with `"stream": true` is served by StreamChatCompletion as Server-Sent Events.
    * Errors:
    * - UNAUTHENTICATED: the credential is missing, malformed, expired or revoked.
-   * - INVALID_ARGUMENT: unknown model, empty or malformed messages, an unknown role, max_tokens out of
-   *   range, allowed_models naming no model of the deployment, a prompt beyond every candidate's context
-   *   window, or a request every model tried refused as invalid; the message names the field to fix.
+   * - INVALID_ARGUMENT: unknown model, empty or malformed messages, an unknown role, max_tokens (or
+   *   max_completion_tokens) out of range or the two set to different values, allowed_models naming no
+   *   model of the deployment, a prompt beyond every candidate's context window, or a request every model
+   *   tried refused as invalid; the message names the field to fix.
    * - FAILED_PRECONDITION: no model satisfies the constraints (allowed models, max cost, capabilities).
    * - UNAVAILABLE: every candidate failed, or its circuit is open after failures; the message lists the
    *   attempts or names the disabled models.
@@ -2685,9 +2727,10 @@ export interface RouterServiceClient extends Client {
    * Over REST, a body with `"stream": true` is served by StreamChatCompletion as Server-Sent Events.
    * Errors:
    * - UNAUTHENTICATED: the credential is missing, malformed, expired or revoked.
-   * - INVALID_ARGUMENT: unknown model, empty or malformed messages, an unknown role, max_tokens out of
-   *   range, allowed_models naming no model of the deployment, a prompt beyond every candidate's context
-   *   window, or a request every model tried refused as invalid; the message names the field to fix.
+   * - INVALID_ARGUMENT: unknown model, empty or malformed messages, an unknown role, max_tokens (or
+   *   max_completion_tokens) out of range or the two set to different values, allowed_models naming no
+   *   model of the deployment, a prompt beyond every candidate's context window, or a request every model
+   *   tried refused as invalid; the message names the field to fix.
    * - FAILED_PRECONDITION: no model satisfies the constraints (allowed models, max cost, capabilities).
    * - UNAVAILABLE: every candidate failed, or its circuit is open after failures; the message lists the
    *   attempts or names the disabled models.
