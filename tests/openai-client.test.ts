@@ -73,6 +73,18 @@ describe('the official openai client against the real stack', function () {
     expect(ids.some((id) => id.startsWith('sim-'))).to.equal(true);
   });
 
+  it('retrieves one model, and raises NotFoundError for an id it does not list', async () => {
+    const model = await client.models.retrieve('routeplex-ai');
+    expect(model).to.include({ id: 'routeplex-ai', object: 'model', owned_by: 'routeplex' });
+    try {
+      await client.models.retrieve('no-such-model');
+      expect.fail('should throw');
+    } catch (err) {
+      expect(err).to.be.instanceOf(OpenAI.NotFoundError);
+      expect((err as Error).message).to.match(/no enabled model "no-such-model"/);
+    }
+  });
+
   it('raises the matching error classes, and records nothing for rejected requests', async () => {
     await stack.store.flush();
     const before = await stack.store.countEntries();

@@ -84,6 +84,7 @@ export async function startBenchBackend(upstream?: string): Promise<BenchBackend
       call.emit('error', { code: status.UNIMPLEMENTED, details: 'not part of the benchmark' }),
     selectModel: notUsed,
     listModels: notUsed,
+    getModel: notUsed,
   };
   const server = new Server();
   server.addService(routerV1.RouterServiceService, impl);

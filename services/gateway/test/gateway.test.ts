@@ -40,6 +40,7 @@ describe('gateway (REST facade over real gRPC backends)', () => {
       ['POST', '/api/v1/chat/completions', CHAT_BODY, 'CreateChatCompletion'],
       ['POST', '/api/v1/route', { messages: [{ role: 'user', content: 'x' }] }, 'SelectModel'],
       ['GET', '/api/v1/models', undefined, 'ListModels'],
+      ['GET', '/api/v1/models/sim-fast', undefined, 'GetModel'],
       ['POST', '/api/v1/insights/feedback', { request_id: 'req_1', score: 4 }, 'SubmitFeedback'],
       ['GET', '/api/v1/insights/learning', undefined, 'GetLearningDashboard'],
       ['GET', '/api/v1/insights/models', undefined, 'ListModelStats'],
@@ -63,6 +64,14 @@ describe('gateway (REST facade over real gRPC backends)', () => {
   });
 
   describe('JSON transcoding', () => {
+    it('answers GET /models/{model} with the model alone, for ids with slashes too', async () => {
+      const res = await fetch(`${base}/api/v1/models/mistralai/Mixtral-8x7B-Instruct-v0.1`, { headers: AUTH });
+      const body = await readJson(res);
+      expect(res.status).to.equal(200);
+      expect(body).to.include({ id: 'mistralai/Mixtral-8x7B-Instruct-v0.1', object: 'model', owned_by: 'together' });
+      expect(body).to.not.have.property('model');
+    });
+
     it('emits proto field names (snake_case), default values and safe int64 as numbers', async () => {
       const res = await post('/api/v1/chat/completions', CHAT_BODY);
       const body = await readJson(res);
@@ -231,7 +240,7 @@ describe('gateway (REST facade over real gRPC backends)', () => {
     }
 
     it('answers 404 for an unknown path', async () => {
-      for (const path of ['/api/v1/nothing', '/api/v1/models/', '/', '/api/v2/models', '//api/v1/models']) {
+      for (const path of ['/api/v1/nothing', '/api/v1/model', '/', '/api/v2/models', '//api/v1/models']) {
         const res = await fetch(base + path, { headers: AUTH });
         expect(res.status, path).to.equal(404);
         expect((await readJson(res)).code).to.equal(5);

@@ -17,7 +17,7 @@ describe('OpenAPI document from the contracts', () => {
 
   it('has one operation for every annotated rpc (the streaming twin shares its unary binding)', () => {
     const annotated = contracts.methods.filter((m) => m.rule).map((m) => `${m.method.parent.name}_${m.method.name}`);
-    expect(annotated).to.have.length(10);
+    expect(annotated).to.have.length(11);
     const operations = Object.values(doc.paths).flatMap((p) =>
       Object.values(p as Record<string, { operationId: string }>),
     );
@@ -37,6 +37,7 @@ describe('OpenAPI document from the contracts', () => {
       '/api/v1/chat/completions': ['post'],
       '/api/v1/route': ['post'],
       '/api/v1/models': ['get'],
+      '/api/v1/models/{model}': ['get'],
       '/api/v1/insights/feedback': ['post'],
       '/api/v1/insights/learning': ['get'],
       '/api/v1/insights/models': ['get'],

@@ -3,7 +3,7 @@ import { bindService, type BindOptions } from '@routeplex/platform';
 import { complexityToProto, preferenceToProto, queryTypeToProto, stageToProto } from '@routeplex/learning';
 import type { Router, RouterCatalog, RoutingInfo } from './router.js';
 import { AUTO_MODEL, validateChatRequest, validateSelectRequest } from './validation.js';
-import { invalidArgument } from '@routeplex/platform';
+import { invalidArgument, notFound } from '@routeplex/platform';
 
 const seconds = (ms: number) => String(Math.floor(ms / 1000));
 
@@ -53,6 +53,34 @@ export function routerServiceImplementation(
   catalog: RouterCatalog,
   options: BindOptions & { startedMs: number },
 ) {
+  /** routeplex-ai and the enabled catalog models, as ListModels and GetModel answer them. */
+  const listing = (): routerV1.Model[] => {
+    const created = seconds(options.startedMs);
+    return [
+      {
+        id: AUTO_MODEL,
+        object: 'model',
+        created,
+        ownedBy: 'routeplex',
+        provider: 'routeplex',
+        simulated: false,
+        pricing: undefined,
+        contextWindow: Math.max(0, ...catalog.models().map((m) => m.contextWindow)),
+        capabilities: ['chat', 'streaming', 'auto_routing'],
+      },
+      ...catalog.models().map((m) => ({
+        id: m.id,
+        object: 'model',
+        created,
+        ownedBy: m.provider,
+        provider: m.provider,
+        simulated: m.simulated,
+        pricing: { inputPerMtok: m.inputPerMTok, outputPerMtok: m.outputPerMTok },
+        contextWindow: m.contextWindow,
+        capabilities: [...(m.capabilities ?? [])],
+      })),
+    ];
+  };
   return bindService(
     routerV1.RouterServiceService,
     {
@@ -125,34 +153,17 @@ export function routerServiceImplementation(
       },
 
       async listModels() {
-        const created = seconds(options.startedMs);
-        return {
-          object: 'list',
-          data: [
-            {
-              id: AUTO_MODEL,
-              object: 'model',
-              created,
-              ownedBy: 'routeplex',
-              provider: 'routeplex',
-              simulated: false,
-              pricing: undefined,
-              contextWindow: Math.max(0, ...catalog.models().map((m) => m.contextWindow)),
-              capabilities: ['chat', 'streaming', 'auto_routing'],
-            },
-            ...catalog.models().map((m) => ({
-              id: m.id,
-              object: 'model',
-              created,
-              ownedBy: m.provider,
-              provider: m.provider,
-              simulated: m.simulated,
-              pricing: { inputPerMtok: m.inputPerMTok, outputPerMtok: m.outputPerMTok },
-              contextWindow: m.contextWindow,
-              capabilities: [...(m.capabilities ?? [])],
-            })),
-          ],
-        };
+        return { object: 'list', data: listing() };
+      },
+
+      async getModel(req) {
+        if (!req.model) throw invalidArgument('model: required; send a model id from GET /api/v1/models');
+        const model = listing().find((m) => m.id === req.model);
+        if (!model)
+          throw notFound(
+            `model: no enabled model "${req.model.slice(0, 128)}"; GET /api/v1/models lists the ids to use`,
+          );
+        return { model };
       },
     },
     options,

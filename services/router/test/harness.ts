@@ -252,6 +252,10 @@ export async function startTestRouter(options: {
       client.listModels as never,
       routerV1.ListModelsRequest.fromPartial,
     ) as (req: Partial<routerV1.ListModelsRequest>, k?: string | null) => Promise<routerV1.ListModelsResponse>,
+    getModel: unary<routerV1.GetModelRequest, routerV1.GetModelResponse>(
+      client.getModel as never,
+      routerV1.GetModelRequest.fromPartial,
+    ) as (req: Partial<routerV1.GetModelRequest>, k?: string | null) => Promise<routerV1.GetModelResponse>,
     stream(req: routerV1.DeepPartial<routerV1.StreamChatCompletionRequest>, k: string = key) {
       return new Promise<routerV1.StreamChatCompletionResponse[]>((resolve, reject) => {
         const out: routerV1.StreamChatCompletionResponse[] = [];

@@ -134,6 +134,18 @@ describe('RouterService over gRPC', function () {
     expect(res.data.find((m) => m.id === 'sim-tiny')?.simulated).to.equal(true);
   });
 
+  it('gets one model of the listing by id, and NOT_FOUND for an id it does not list', async () => {
+    const listed = (await r.listModels({})).data.find((m) => m.id === 'sim-tiny');
+    expect((await r.getModel({ model: 'sim-tiny' })).model).to.deep.equal(listed);
+    expect((await r.getModel({ model: 'routeplex-ai' })).model?.capabilities).to.include('auto_routing');
+    const missing = await grpcError(r.getModel({ model: 'gpt-9' }));
+    expect(missing.code).to.equal(status.NOT_FOUND);
+    expect(missing.details).to.match(/^model: no enabled model "gpt-9"; GET \/api\/v1\/models lists/);
+    const empty = await grpcError(r.getModel({ model: '' }));
+    expect(empty.code).to.equal(status.INVALID_ARGUMENT);
+    expect(empty.details).to.match(/^model: required/);
+  });
+
   describe('bad input is rejected with a message that says what to fix, and records nothing', () => {
     const cases: [string, Record<string, unknown>, status, RegExp][] = [
       [

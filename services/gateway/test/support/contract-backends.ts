@@ -158,6 +158,19 @@ export async function startContractBackends(): Promise<ContractBackends> {
         },
       ],
     })),
+    getModel: unary('GetModel', (req: routerV1.GetModelRequest) => ({
+      model: {
+        id: req.model,
+        object: 'model',
+        created: CREATED,
+        ownedBy: 'together',
+        provider: 'together',
+        simulated: false,
+        pricing: { inputPerMtok: 0.6, outputPerMtok: 0.6 },
+        contextWindow: 32768,
+        capabilities: ['chat'],
+      },
+    })),
   };
   const feedback: feedbackV1.FeedbackServiceServer = {
     submitFeedback: unary('SubmitFeedback', (req: feedbackV1.SubmitFeedbackRequest) => ({

@@ -377,6 +377,18 @@ export interface Model {
   capabilities: string[];
 }
 
+/** GetModelRequest names one model. */
+export interface GetModelRequest {
+  /** The model id, as in ListModels (`routeplex-ai` or a catalog model id). */
+  model: string;
+}
+
+/** GetModelResponse carries the model; over REST the body is the model alone, as OpenAI's. */
+export interface GetModelResponse {
+  /** The model, as ListModels lists it. */
+  model?: Model | undefined;
+}
+
 /** ListModelsResponse is an OpenAI-compatible model listing. */
 export interface ListModelsResponse {
   /** Always `list`. */
@@ -2537,6 +2549,116 @@ export const Model: MessageFns<Model> = {
   },
 };
 
+function createBaseGetModelRequest(): GetModelRequest {
+  return { model: "" };
+}
+
+export const GetModelRequest: MessageFns<GetModelRequest> = {
+  encode(message: GetModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetModelRequest>, I>>(base?: I): GetModelRequest {
+    return GetModelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetModelRequest>, I>>(object: I): GetModelRequest {
+    const message = createBaseGetModelRequest();
+    message.model = object.model ?? "";
+    return message;
+  },
+};
+
+function createBaseGetModelResponse(): GetModelResponse {
+  return { model: undefined };
+}
+
+export const GetModelResponse: MessageFns<GetModelResponse> = {
+  encode(message: GetModelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== undefined) {
+      Model.encode(message.model, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetModelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetModelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = Model.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetModelResponse>, I>>(base?: I): GetModelResponse {
+    return GetModelResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetModelResponse>, I>>(object: I): GetModelResponse {
+    const message = createBaseGetModelResponse();
+    message.model = (object.model !== undefined && object.model !== null) ? Model.fromPartial(object.model) : undefined;
+    return message;
+  },
+};
+
 function createBaseListModelsResponse(): ListModelsResponse {
   return { object: "", data: [] };
 }
@@ -2682,6 +2804,23 @@ export const RouterServiceService = {
     responseSerialize: (value: ListModelsResponse): Buffer => Buffer.from(ListModelsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListModelsResponse => ListModelsResponse.decode(value),
   },
+  /**
+   * Gets one model of the listing by id, OpenAI-compatible (`GET /models/{model}`; the REST body is the
+   * model itself). Ids may contain slashes, such as `mistralai/Mixtral-8x7B-Instruct-v0.1`.
+   * Errors:
+   * - UNAUTHENTICATED: the credential is missing or invalid.
+   * - INVALID_ARGUMENT: the model id is empty.
+   * - NOT_FOUND: no enabled model has that id (ListModels lists them).
+   */
+  getModel: {
+    path: "/routeplex.router.v1.RouterService/GetModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetModelRequest): Buffer => Buffer.from(GetModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetModelRequest => GetModelRequest.decode(value),
+    responseSerialize: (value: GetModelResponse): Buffer => Buffer.from(GetModelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetModelResponse => GetModelResponse.decode(value),
+  },
 } as const;
 
 export interface RouterServiceServer extends UntypedServiceImplementation {
@@ -2719,6 +2858,15 @@ export interface RouterServiceServer extends UntypedServiceImplementation {
    * Errors: UNAUTHENTICATED when the credential is missing or invalid.
    */
   listModels: handleUnaryCall<ListModelsRequest, ListModelsResponse>;
+  /**
+   * Gets one model of the listing by id, OpenAI-compatible (`GET /models/{model}`; the REST body is the
+   * model itself). Ids may contain slashes, such as `mistralai/Mixtral-8x7B-Instruct-v0.1`.
+   * Errors:
+   * - UNAUTHENTICATED: the credential is missing or invalid.
+   * - INVALID_ARGUMENT: the model id is empty.
+   * - NOT_FOUND: no enabled model has that id (ListModels lists them).
+   */
+  getModel: handleUnaryCall<GetModelRequest, GetModelResponse>;
 }
 
 export interface RouterServiceClient extends Client {
@@ -2805,6 +2953,29 @@ export interface RouterServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListModelsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Gets one model of the listing by id, OpenAI-compatible (`GET /models/{model}`; the REST body is the
+   * model itself). Ids may contain slashes, such as `mistralai/Mixtral-8x7B-Instruct-v0.1`.
+   * Errors:
+   * - UNAUTHENTICATED: the credential is missing or invalid.
+   * - INVALID_ARGUMENT: the model id is empty.
+   * - NOT_FOUND: no enabled model has that id (ListModels lists them).
+   */
+  getModel(
+    request: GetModelRequest,
+    callback: (error: ServiceError | null, response: GetModelResponse) => void,
+  ): ClientUnaryCall;
+  getModel(
+    request: GetModelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetModelResponse) => void,
+  ): ClientUnaryCall;
+  getModel(
+    request: GetModelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetModelResponse) => void,
   ): ClientUnaryCall;
 }
 
