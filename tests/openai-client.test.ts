@@ -66,6 +66,26 @@ describe('the official openai client against the real stack', function () {
     expect(res.usage!.completion_tokens).to.be.at.most(2);
   });
 
+  it('takes content as an array of text parts and stop as a string', async () => {
+    const res = await client.chat.completions.create({
+      model: 'routeplex-ai',
+      stop: 'THE END',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'Write a short story' },
+            { type: 'text', text: 'about a lighthouse keeper.' },
+          ],
+        },
+      ],
+    });
+    expect(res.choices[0]!.message.content).to.be.a('string').and.not.contain('THE END');
+    await stack.store.flush();
+    const account = await stack.store.findAccountByKeyHash(stack.store.hashApiKey(stack.devApiKey));
+    expect((await stack.store.getEntry(account!.accountId, res.id)).queryType).to.equal('creative');
+  });
+
   it('lists the models', async () => {
     const ids: string[] = [];
     for await (const m of client.models.list()) ids.push(m.id);

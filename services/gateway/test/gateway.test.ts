@@ -129,11 +129,27 @@ describe('gateway (REST facade over real gRPC backends)', () => {
       expect((await readJson(res)).message).to.contain('"colour" is unknown');
     });
 
+    it("carries OpenAI's union fields (content as parts, stop as a string) to the backend as JSON values", async () => {
+      const parts = [
+        { type: 'text', text: 'first' },
+        { type: 'text', text: 'second' },
+      ];
+      const res = await post('/api/v1/chat/completions', {
+        ...CHAT_BODY,
+        messages: [{ role: 'user', content: parts }],
+        stop: 'END',
+      });
+      expect(res.status, await res.clone().text()).to.equal(200);
+      const request = backends.calls[0]!.request as { messages: { content: unknown }[]; stop: unknown };
+      expect(request.messages[0]!.content).to.deep.equal(parts);
+      expect(request.stop).to.equal('END');
+    });
+
     it('rejects a wrong type with 400 naming the field instead of coercing it', async () => {
       for (const [field, value] of [
         ['max_tokens', 'many'],
         ['temperature', 'hot'],
-        ['stop', 'END'],
+        ['top_p', 'most'],
         ['messages', { role: 'user' }],
       ] as const) {
         const res = await post('/api/v1/chat/completions', { ...CHAT_BODY, [field]: value });

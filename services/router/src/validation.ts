@@ -104,7 +104,10 @@ function validateMessages(messages: routerV1.ChatMessage[]): ValidMessage[] {
       throw invalidArgument(
         `messages[${i}].role: unknown role "${m.role.slice(0, 32)}"; use system, developer, user, assistant or tool`,
       );
-    out.push({ role: m.role === 'developer' ? 'system' : (m.role as ValidMessage['role']), content: m.content });
+    out.push({
+      role: m.role === 'developer' ? 'system' : (m.role as ValidMessage['role']),
+      content: contentText(m.content, `messages[${i}].content`),
+    });
   });
   if (!out.some((m) => m.role === 'user' && m.content.trim() !== ''))
     throw invalidArgument('messages: at least one user message with non-empty content is required');
@@ -139,10 +142,51 @@ function range(field: string, v: number | undefined, min: number, max: number): 
   return v;
 }
 
-function validateStop(stop: string[]): string[] | undefined {
-  if (stop.length === 0) return undefined;
-  if (stop.length > 4) throw invalidArgument('stop: at most 4 stop sequences');
-  return stop;
+/**
+ * A turn's text from what OpenAI accepts as `content` (the contract's Value, unwrapped by the generated
+ * code): a string, or an array of `{"type": "text", "text": ...}` parts joined with a newline. Messages
+ * name the field and the kind of value, never the text.
+ */
+function contentText(content: unknown, field: string): string {
+  if (content === undefined || content === null) return '';
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content))
+    throw invalidArgument(`${field}: must be a string or an array of text parts; got ${kindOf(content)}`);
+  const texts: string[] = [];
+  content.forEach((part: unknown, j) => {
+    const at = `${field}[${j}]`;
+    if (part === null || typeof part !== 'object' || Array.isArray(part))
+      throw invalidArgument(`${at}: must be a part such as {"type": "text", "text": "..."}; got ${kindOf(part)}`);
+    const { type, text } = part as { type?: unknown; text?: unknown };
+    if (type !== 'text')
+      throw invalidArgument(
+        typeof type === 'string'
+          ? `${at}.type: "${type.slice(0, 32)}" parts are not supported; send the turn as text parts or a string`
+          : `${at}.type: required; only "text" parts are supported`,
+      );
+    if (typeof text !== 'string') throw invalidArgument(`${at}.text: must be a string; got ${kindOf(text)}`);
+    texts.push(text);
+  });
+  return texts.join('\n');
+}
+
+function validateStop(stop: unknown): string[] | undefined {
+  if (stop === undefined || stop === null) return undefined;
+  const list = typeof stop === 'string' ? [stop] : stop;
+  if (!Array.isArray(list)) throw invalidArgument(`stop: must be a string or an array of strings; got ${kindOf(stop)}`);
+  if (list.length === 0) return undefined;
+  if (list.length > 4) throw invalidArgument('stop: at most 4 stop sequences');
+  list.forEach((s: unknown, i) => {
+    if (typeof s !== 'string') throw invalidArgument(`stop[${i}]: must be a string; got ${kindOf(s)}`);
+  });
+  return list as string[];
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
 function validateRouting(r: routerV1.RoutingOptions | undefined) {

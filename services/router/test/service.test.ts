@@ -118,6 +118,20 @@ describe('RouterService over gRPC', function () {
     expect(upstream.bodies.slice(before).map((b) => b.max_tokens)).to.deep.equal([64, 32]);
   });
 
+  it('takes content as an array of text parts and stop as a string, as OpenAI does', async () => {
+    const before = upstream.bodies.length;
+    const parts = [
+      { type: 'text', text: 'Write a function' },
+      { type: 'text', text: 'that adds two numbers' },
+    ];
+    await r.complete({ model: 'steady', messages: [{ role: 'user', content: parts }], stop: 'END' });
+    expect(upstream.bodies.slice(before)).to.have.length(1);
+    expect(upstream.bodies[before]).to.deep.include({
+      messages: [{ role: 'user', content: 'Write a function\nthat adds two numbers' }],
+      stop: ['END'],
+    });
+  });
+
   it('records a SelectModel decision as a selection without calling a model', async () => {
     const calls = upstream.calls.length;
     const res = await r.select({ messages: user('What is the capital of France?') });
@@ -190,6 +204,47 @@ describe('RouterService over gRPC', function () {
         { model: 'routeplex-ai', messages: user('x'), maxTokens: 100, maxCompletionTokens: 200 },
         status.INVALID_ARGUMENT,
         /^max_tokens and max_completion_tokens: both set, to 100 and 200/,
+      ],
+      [
+        'an image part',
+        {
+          model: 'routeplex-ai',
+          messages: [
+            {
+              role: 'user',
+              content: [
+                { type: 'text', text: 'What is this?' },
+                { type: 'image_url', image_url: { url: 'https://example.com/cat.png' } },
+              ],
+            },
+          ],
+        },
+        status.INVALID_ARGUMENT,
+        /^messages\[0\]\.content\[1\]\.type: "image_url" parts are not supported/,
+      ],
+      [
+        'content that is a number',
+        { model: 'routeplex-ai', messages: [{ role: 'user', content: 42 }] },
+        status.INVALID_ARGUMENT,
+        /^messages\[0\]\.content: must be a string or an array of text parts; got a number/,
+      ],
+      [
+        'a text part without text',
+        { model: 'routeplex-ai', messages: [{ role: 'user', content: [{ type: 'text' }] }] },
+        status.INVALID_ARGUMENT,
+        /^messages\[0\]\.content\[0\]\.text: must be a string; got nothing/,
+      ],
+      [
+        'a stop sequence that is not a string',
+        { model: 'routeplex-ai', messages: user('x'), stop: ['END', 7] },
+        status.INVALID_ARGUMENT,
+        /^stop\[1\]: must be a string; got a number/,
+      ],
+      [
+        'five stop sequences',
+        { model: 'routeplex-ai', messages: user('x'), stop: ['a', 'b', 'c', 'd', 'e'] },
+        status.INVALID_ARGUMENT,
+        /^stop: at most 4/,
       ],
       [
         'a temperature out of range',

@@ -20,19 +20,35 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Value } from "../../../google/protobuf/struct.js";
 import { Complexity, Preference, QueryType, Stage } from "../../type/v1/learning.js";
 
 export const protobufPackage = "routeplex.router.v1";
 
 export const protobufFileName = "routeplex/router/v1/router_service.proto";
 
-/** ChatMessage is one turn of an OpenAI-shaped conversation. */
+/** ChatMessage is one turn of the OpenAI-shaped conversation a request sends. */
 export interface ChatMessage {
   /** One of `system`, `developer`, `user`, `assistant` or `tool`. */
   role: string;
-  /** The text of the turn. Never stored: only a keyed hash of the conversation is kept. */
+  /** Optional author name; accepted for OpenAI compatibility, not passed on. */
+  name: string;
+  /**
+   * The text of the turn, as OpenAI takes it: a string, or an array of content parts of type `text`
+   * (`{"type": "text", "text": "..."}`), joined in order with a newline; other part types (images, audio,
+   * files) are refused. Null or absent is an empty turn. Never stored: only a keyed hash of the
+   * conversation is kept.
+   */
+  content?: any | undefined;
+}
+
+/** AssistantMessage is the message of a generated answer. */
+export interface AssistantMessage {
+  /** Always `assistant`. */
+  role: string;
+  /** The answer's text. */
   content: string;
-  /** Optional author name, passed on to providers that support it. */
+  /** Always empty; present for OpenAI compatibility. */
   name: string;
 }
 
@@ -77,8 +93,10 @@ export interface CreateChatCompletionRequest {
   topP?:
     | number
     | undefined;
-  /** Up to 4 stop sequences. */
-  stop: string[];
+  /** Up to 4 stop sequences: a string, or an array of strings (field 16; 6 was an array only). */
+  stop?:
+    | any
+    | undefined;
   /** Must be false for CreateChatCompletion; over REST, true selects StreamChatCompletion. */
   stream: boolean;
   /** Accepted for OpenAI compatibility. */
@@ -135,8 +153,10 @@ export interface StreamChatCompletionRequest {
   topP?:
     | number
     | undefined;
-  /** Up to 4 stop sequences. */
-  stop: string[];
+  /** Up to 4 stop sequences: a string, or an array of strings (field 16; 6 was an array only). */
+  stop?:
+    | any
+    | undefined;
   /** Over REST, true selects this rpc; ignored over gRPC. */
   stream: boolean;
   /** Accepted for OpenAI compatibility. */
@@ -186,9 +206,9 @@ export interface Usage {
 export interface Choice {
   /** Position of the choice; always 0. */
   index: number;
-  /** The generated message (role `assistant`). */
+  /** The generated message. */
   message?:
-    | ChatMessage
+    | AssistantMessage
     | undefined;
   /** Why generation stopped: `stop`, `length`, `content_filter`, `tool_calls` or `other`. */
   finishReason: string;
@@ -398,7 +418,7 @@ export interface ListModelsResponse {
 }
 
 function createBaseChatMessage(): ChatMessage {
-  return { role: "", content: "", name: "" };
+  return { role: "", name: "", content: undefined };
 }
 
 export const ChatMessage: MessageFns<ChatMessage> = {
@@ -406,11 +426,11 @@ export const ChatMessage: MessageFns<ChatMessage> = {
     if (message.role !== "") {
       writer.uint32(10).string(message.role);
     }
-    if (message.content !== "") {
-      writer.uint32(18).string(message.content);
-    }
     if (message.name !== "") {
       writer.uint32(26).string(message.name);
+    }
+    if (message.content !== undefined) {
+      Value.encode(Value.wrap(message.content), writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -425,6 +445,85 @@ export const ChatMessage: MessageFns<ChatMessage> = {
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
       const message = createBaseChatMessage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.content = Value.unwrap(Value.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ChatMessage>, I>>(base?: I): ChatMessage {
+    return ChatMessage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChatMessage>, I>>(object: I): ChatMessage {
+    const message = createBaseChatMessage();
+    message.role = object.role ?? "";
+    message.name = object.name ?? "";
+    message.content = object.content === undefined ? undefined : object.content;
+    return message;
+  },
+};
+
+function createBaseAssistantMessage(): AssistantMessage {
+  return { role: "", content: "", name: "" };
+}
+
+export const AssistantMessage: MessageFns<AssistantMessage> = {
+  encode(message: AssistantMessage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.role !== "") {
+      writer.uint32(10).string(message.role);
+    }
+    if (message.content !== "") {
+      writer.uint32(18).string(message.content);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AssistantMessage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAssistantMessage();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -464,11 +563,11 @@ export const ChatMessage: MessageFns<ChatMessage> = {
     }
   },
 
-  create<I extends Exact<DeepPartial<ChatMessage>, I>>(base?: I): ChatMessage {
-    return ChatMessage.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<AssistantMessage>, I>>(base?: I): AssistantMessage {
+    return AssistantMessage.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<ChatMessage>, I>>(object: I): ChatMessage {
-    const message = createBaseChatMessage();
+  fromPartial<I extends Exact<DeepPartial<AssistantMessage>, I>>(object: I): AssistantMessage {
+    const message = createBaseAssistantMessage();
     message.role = object.role ?? "";
     message.content = object.content ?? "";
     message.name = object.name ?? "";
@@ -629,7 +728,7 @@ function createBaseCreateChatCompletionRequest(): CreateChatCompletionRequest {
     maxTokens: undefined,
     temperature: undefined,
     topP: undefined,
-    stop: [],
+    stop: undefined,
     stream: false,
     streamOptions: undefined,
     n: undefined,
@@ -659,8 +758,8 @@ export const CreateChatCompletionRequest: MessageFns<CreateChatCompletionRequest
     if (message.topP !== undefined) {
       writer.uint32(41).double(message.topP);
     }
-    for (const v of message.stop) {
-      writer.uint32(50).string(v!);
+    if (message.stop !== undefined) {
+      Value.encode(Value.wrap(message.stop), writer.uint32(130).fork()).join();
     }
     if (message.stream !== false) {
       writer.uint32(56).bool(message.stream);
@@ -745,12 +844,12 @@ export const CreateChatCompletionRequest: MessageFns<CreateChatCompletionRequest
             message.topP = reader.double();
             continue;
           }
-          case 6: {
-            if (tag !== 50) {
+          case 16: {
+            if (tag !== 130) {
               break;
             }
 
-            message.stop.push(reader.string());
+            message.stop = Value.unwrap(Value.decode(reader, reader.uint32()));
             continue;
           }
           case 7: {
@@ -847,7 +946,7 @@ export const CreateChatCompletionRequest: MessageFns<CreateChatCompletionRequest
     message.maxTokens = object.maxTokens ?? undefined;
     message.temperature = object.temperature ?? undefined;
     message.topP = object.topP ?? undefined;
-    message.stop = object.stop?.map((e) => e) || [];
+    message.stop = object.stop === undefined ? undefined : object.stop;
     message.stream = object.stream ?? false;
     message.streamOptions = (object.streamOptions !== undefined && object.streamOptions !== null)
       ? StreamOptions.fromPartial(object.streamOptions)
@@ -872,7 +971,7 @@ function createBaseStreamChatCompletionRequest(): StreamChatCompletionRequest {
     maxTokens: undefined,
     temperature: undefined,
     topP: undefined,
-    stop: [],
+    stop: undefined,
     stream: false,
     streamOptions: undefined,
     n: undefined,
@@ -902,8 +1001,8 @@ export const StreamChatCompletionRequest: MessageFns<StreamChatCompletionRequest
     if (message.topP !== undefined) {
       writer.uint32(41).double(message.topP);
     }
-    for (const v of message.stop) {
-      writer.uint32(50).string(v!);
+    if (message.stop !== undefined) {
+      Value.encode(Value.wrap(message.stop), writer.uint32(130).fork()).join();
     }
     if (message.stream !== false) {
       writer.uint32(56).bool(message.stream);
@@ -988,12 +1087,12 @@ export const StreamChatCompletionRequest: MessageFns<StreamChatCompletionRequest
             message.topP = reader.double();
             continue;
           }
-          case 6: {
-            if (tag !== 50) {
+          case 16: {
+            if (tag !== 130) {
               break;
             }
 
-            message.stop.push(reader.string());
+            message.stop = Value.unwrap(Value.decode(reader, reader.uint32()));
             continue;
           }
           case 7: {
@@ -1090,7 +1189,7 @@ export const StreamChatCompletionRequest: MessageFns<StreamChatCompletionRequest
     message.maxTokens = object.maxTokens ?? undefined;
     message.temperature = object.temperature ?? undefined;
     message.topP = object.topP ?? undefined;
-    message.stop = object.stop?.map((e) => e) || [];
+    message.stop = object.stop === undefined ? undefined : object.stop;
     message.stream = object.stream ?? false;
     message.streamOptions = (object.streamOptions !== undefined && object.streamOptions !== null)
       ? StreamOptions.fromPartial(object.streamOptions)
@@ -1197,7 +1296,7 @@ export const Choice: MessageFns<Choice> = {
       writer.uint32(8).int32(message.index);
     }
     if (message.message !== undefined) {
-      ChatMessage.encode(message.message, writer.uint32(18).fork()).join();
+      AssistantMessage.encode(message.message, writer.uint32(18).fork()).join();
     }
     if (message.finishReason !== "") {
       writer.uint32(26).string(message.finishReason);
@@ -1231,7 +1330,7 @@ export const Choice: MessageFns<Choice> = {
               break;
             }
 
-            message.message = ChatMessage.decode(reader, reader.uint32());
+            message.message = AssistantMessage.decode(reader, reader.uint32());
             continue;
           }
           case 3: {
@@ -1261,7 +1360,7 @@ export const Choice: MessageFns<Choice> = {
     const message = createBaseChoice();
     message.index = object.index ?? 0;
     message.message = (object.message !== undefined && object.message !== null)
-      ? ChatMessage.fromPartial(object.message)
+      ? AssistantMessage.fromPartial(object.message)
       : undefined;
     message.finishReason = object.finishReason ?? "";
     return message;
