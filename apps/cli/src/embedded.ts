@@ -20,6 +20,7 @@ import { startInsightsService } from '@routeplex/insights';
 import { createGateway, DASHBOARD_DIR, DASHBOARD_PREFIX } from '@routeplex/gateway';
 
 const GATEWAY_MAIN = fileURLToPath(import.meta.resolve('@routeplex/gateway/main'));
+const OTEL_HOOK = import.meta.resolve('@routeplex/platform/otel-hook');
 import type { EmbeddedConfig } from './config.js';
 
 export interface EmbeddedSecrets {
@@ -199,7 +200,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
  */
 async function spawnGateway(config: EmbeddedConfig, backends: Record<string, string>) {
   const child = fork(GATEWAY_MAIN, [], {
-    execArgv: ['--import', 'tsx'],
+    // With tracing on, the facade's gRPC client calls are traced only with the hook loaded first.
+    execArgv: ['--import', 'tsx', ...(config.ROUTEPLEX_TRACES === 'none' ? [] : ['--import', OTEL_HOOK])],
     env: {
       ...process.env,
       GATEWAY_HOST: config.GATEWAY_HOST,

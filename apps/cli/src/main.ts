@@ -1,7 +1,7 @@
 // The `routeplex` command: the embedded all-in-one start, account and key administration, development
 // JWTs, and the replay evaluator.
 import { parseArgs } from 'node:util';
-import { ACCOUNT_ID_SHAPE, ConfigError, mintJwt } from '@routeplex/platform';
+import { ACCOUNT_ID_SHAPE, ConfigError, mintJwt, startTelemetry, telemetryConfigFrom } from '@routeplex/platform';
 import { openStore } from '@routeplex/store';
 import { loadEmbeddedConfig } from './config.js';
 import { savedSecrets, startEmbedded } from './embedded.js';
@@ -102,6 +102,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function start(config: ReturnType<typeof loadEmbeddedConfig>): Promise<number> {
+  // gRPC calls are traced only with the instrumentation hook loaded first (scripts/start does it when
+  // ROUTEPLEX_TRACES is set); the facade's child process starts its own from the same variables.
+  const telemetry = startTelemetry(telemetryConfigFrom(config, 'routeplex'));
   const embedded = await startEmbedded({ config, env: process.env });
   const { ports, gatewayUrl, devApiKey } = embedded;
   console.log(`routeplex is running (embedded${config.DATABASE_URL ? ', PostgreSQL' : `, PGlite in ${config.ROUTEPLEX_DATA_DIR}/pglite`})
@@ -117,6 +120,7 @@ Try it:
     process.once('SIGINT', resolve);
   });
   await embedded.close();
+  await telemetry.shutdown();
   embedded.logger.info({}, 'stopped cleanly; pending entries flushed');
   return 0;
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,3 +181,60 @@ for (const location of locations) {
     });
   });
 }
+
+describe('routeplex start (scripts/start)', function () {
+  this.timeout(90_000);
+  const CANARY = 'CANARY-7f3a90-TRACED';
+
+  it('traces the gRPC calls when ROUTEPLEX_TRACES is set, with no prompt or answer in a span or a log line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rpx-start-'));
+    const child = spawn('bash', [fileURLToPath(new URL('../../../scripts/start', import.meta.url))], {
+      env: {
+        ...process.env,
+        ROUTEPLEX_DATA_DIR: dir,
+        DATABASE_URL: '',
+        ROUTER_GRPC_PORT: '0',
+        FEEDBACK_GRPC_PORT: '0',
+        INSIGHTS_GRPC_PORT: '0',
+        GATEWAY_PORT: '0',
+        ROUTEPLEX_SIM_LATENCY_SCALE: '0',
+        ROUTEPLEX_TRACES: 'console',
+        ROUTEPLEX_LOG_LEVEL: 'debug',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const ready = await new Promise<RegExpMatchArray>((resolve, reject) => {
+        const poll = setInterval(() => {
+          const m = output.match(/REST facade\s+(http:\/\/\S+)\/api\/v1[\s\S]*Bearer (rpx_\w+)/);
+          if (m) {
+            clearInterval(poll);
+            resolve(m);
+          }
+        }, 50);
+        void exited.then((code) => {
+          clearInterval(poll);
+          reject(new Error(`start exited with ${code} before it was ready:\n${output}`));
+        });
+      });
+      const res = await fetch(`${ready[1]}/api/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ready[2]}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'routeplex-ai', messages: [{ role: 'user', content: `Repeat ${CANARY}` }] }),
+      });
+      expect(res.status, await res.clone().text()).to.equal(200);
+      child.kill('SIGTERM');
+      expect(await exited).to.equal(0);
+      // The console exporter printed the call's spans (on shutdown at the latest) without its content.
+      expect(output).to.include('routeplex.router.v1.RouterService/CreateChatCompletion');
+      expect(output).not.to.include(CANARY);
+    } finally {
+      child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
