@@ -86,6 +86,33 @@ describe('the official openai client against the real stack', function () {
     expect((await stack.store.getEntry(account!.accountId, res.id)).queryType).to.equal('creative');
   });
 
+  it('answers in JSON that follows the schema of response_format, from a model that can', async () => {
+    const res = await client.chat.completions.create({
+      model: 'routeplex-ai',
+      messages: [{ role: 'user', content: 'Name the capital of France and its population.' }],
+      response_format: {
+        type: 'json_schema',
+        json_schema: {
+          name: 'city',
+          strict: true,
+          schema: {
+            type: 'object',
+            properties: { name: { type: 'string' }, population: { type: 'integer' } },
+            required: ['name', 'population'],
+            additionalProperties: false,
+          },
+        },
+      },
+    });
+    const answer = JSON.parse(res.choices[0]!.message.content!);
+    expect(answer).to.have.all.keys('name', 'population');
+    expect(answer.population).to.be.a('number');
+    const chosen = (res as unknown as { routing: { model: string } }).routing.model;
+    expect(((await client.models.retrieve(chosen)) as unknown as { capabilities: string[] }).capabilities).to.include(
+      'json_schema',
+    );
+  });
+
   it('lists the models', async () => {
     const ids: string[] = [];
     for await (const m of client.models.list()) ids.push(m.id);

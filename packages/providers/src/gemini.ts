@@ -133,6 +133,11 @@ function requestBody(call: ChatCall): string {
   if (call.temperature !== undefined) config.temperature = call.temperature;
   if (call.topP !== undefined) config.topP = call.topP;
   if (call.stop !== undefined && call.stop.length > 0) config.stopSequences = call.stop;
+  if (call.responseFormat !== undefined) {
+    config.responseMimeType = 'application/json';
+    // Gemini takes a JSON Schema as it is in responseJsonSchema (responseSchema wants its own OpenAPI subset).
+    if (call.responseFormat.type === 'json_schema') config.responseJsonSchema = call.responseFormat.schema;
+  }
   body.generationConfig = config;
   return JSON.stringify(body);
 }

@@ -6,8 +6,10 @@ export type {
   ChatResult,
   ChatRole,
   FinishReason,
+  ResponseFormat,
   Usage,
 } from './types.js';
+export { JSON_CAPABILITY, JSON_SCHEMA_CAPABILITY } from './types.js';
 export {
   CatalogError,
   ProviderError,

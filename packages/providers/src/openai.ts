@@ -7,7 +7,7 @@ import {
   type HttpProviderOptions,
   type StreamDecoder,
 } from './upstream.js';
-import type { ChatCall, ChatChunk, ChatProvider, ChatResult, FinishReason, Usage } from './types.js';
+import type { ChatCall, ChatChunk, ChatProvider, ChatResult, FinishReason, ResponseFormat, Usage } from './types.js';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 
@@ -66,6 +66,7 @@ export class OpenAICompatibleProvider implements ChatProvider {
     if (call.seed !== undefined) body.seed = call.seed;
     if (call.presencePenalty !== undefined) body.presence_penalty = call.presencePenalty;
     if (call.frequencyPenalty !== undefined) body.frequency_penalty = call.frequencyPenalty;
+    if (call.responseFormat !== undefined) body.response_format = openAiResponseFormat(call.responseFormat);
     if (stream) {
       body.stream = true;
       if (this.streamUsage) body.stream_options = { include_usage: true };
@@ -191,4 +192,18 @@ function readOpenAIErrorType(body: unknown): string | undefined {
   if (typeof code === 'string' && code.length <= 64) return code;
   const type = field(error, 'type');
   return typeof type === 'string' && type.length <= 64 ? type : undefined;
+}
+
+function openAiResponseFormat(format: ResponseFormat): Record<string, unknown> {
+  if (format.type === 'json_object') return { type: 'json_object' };
+  const { name, description, schema, strict } = format;
+  return {
+    type: 'json_schema',
+    json_schema: {
+      name,
+      schema,
+      ...(description === undefined ? {} : { description }),
+      ...(strict === undefined ? {} : { strict }),
+    },
+  };
 }

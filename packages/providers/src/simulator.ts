@@ -189,6 +189,10 @@ export class SimulatorProvider implements ChatProvider {
       }
     }
     let text = prefix + body;
+    // Asked for JSON, the simulated answer is the text inside an object (one that follows the schema when given).
+    if (call.responseFormat?.type === 'json_object') text = JSON.stringify({ answer: text });
+    else if (call.responseFormat?.type === 'json_schema')
+      text = JSON.stringify(instanceOf(call.responseFormat.schema, text));
     if (call.stop !== undefined) {
       for (const stop of call.stop) {
         const at = stop === '' ? -1 : text.indexOf(stop);
@@ -418,4 +422,34 @@ function mulberry32(seed: number): () => number {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * A value that follows a JSON Schema's common keywords (type, properties, items, enum, const, minimum), with
+ * `text` for every string; anything it does not know becomes `text`.
+ */
+function instanceOf(schema: unknown, text: string, depth = 0): unknown {
+  if (depth > 16 || typeof schema !== 'object' || schema === null) return text;
+  const s = schema as Record<string, unknown>;
+  if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
+  if ('const' in s) return s.const;
+  switch (Array.isArray(s.type) ? s.type[0] : s.type) {
+    case 'object': {
+      const out: Record<string, unknown> = {};
+      const properties = typeof s.properties === 'object' && s.properties !== null ? s.properties : {};
+      for (const [key, value] of Object.entries(properties)) out[key] = instanceOf(value, text, depth + 1);
+      return out;
+    }
+    case 'array':
+      return s.items === undefined ? [] : [instanceOf(s.items, text, depth + 1)];
+    case 'integer':
+    case 'number':
+      return typeof s.minimum === 'number' ? s.minimum : 0;
+    case 'boolean':
+      return true;
+    case 'null':
+      return null;
+    default:
+      return text;
+  }
 }

@@ -6,6 +6,25 @@ export interface ChatMessage {
   content: string;
 }
 
+/**
+ * An answer in JSON: any object, or one that follows a JSON Schema. Only models whose catalog entry lists
+ * the capability (JSON_CAPABILITY, JSON_SCHEMA_CAPABILITY) get such calls.
+ */
+export type ResponseFormat =
+  | { type: 'json_object' }
+  | {
+      type: 'json_schema';
+      name: string;
+      description?: string;
+      schema: Record<string, unknown>;
+      strict?: boolean;
+    };
+
+/** The catalog capability of a model that answers in JSON when asked (json_object). */
+export const JSON_CAPABILITY = 'json';
+/** The catalog capability of a model that follows a JSON Schema when asked (json_schema). */
+export const JSON_SCHEMA_CAPABILITY = 'json_schema';
+
 /** One call to one upstream model. `model` is the provider-side model name (the catalog's `providerModel`). */
 export interface ChatCall {
   model: string;
@@ -19,6 +38,8 @@ export interface ChatCall {
   outputRoom?: number;
   temperature?: number;
   topP?: number;
+  /** JSON output; plain text when absent. */
+  responseFormat?: ResponseFormat;
   stop?: string[];
   /** OpenAI's sampling seed and penalties; sent by the OpenAI-compatible protocol only (others have none). */
   seed?: number;

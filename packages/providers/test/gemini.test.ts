@@ -81,6 +81,17 @@ describe('GeminiProvider', () => {
     });
   });
 
+  it('asks for JSON with responseMimeType, and gives a schema as responseJsonSchema', async () => {
+    await serve((_req, res) => sendJson(res, 200, response()));
+    const schema = { type: 'object', properties: { city: { type: 'string' } } };
+    await provider.complete({ ...call, responseFormat: { type: 'json_object' } });
+    await provider.complete({ ...call, responseFormat: { type: 'json_schema', name: 'place', schema } });
+    expect(server.requests.map((r) => (r.body as { generationConfig: unknown }).generationConfig)).to.deep.equal([
+      { responseMimeType: 'application/json' },
+      { responseMimeType: 'application/json', responseJsonSchema: schema },
+    ]);
+  });
+
   it('maps MAX_TOKENS, SAFETY and a blocked prompt', async () => {
     await serve((_req, res, i) => {
       if (i === 0) sendJson(res, 200, response({}, 'MAX_TOKENS'));

@@ -87,6 +87,17 @@ describe('OpenAICompatibleProvider', () => {
     });
   });
 
+  it("sends response_format in OpenAI's shape, for an object and for a schema", async () => {
+    await serve((_req, res) => sendJson(res, 200, completion()));
+    const schema = { type: 'object', properties: { city: { type: 'string' } } };
+    await provider.complete({ ...call, responseFormat: { type: 'json_object' } });
+    await provider.complete({ ...call, responseFormat: { type: 'json_schema', name: 'place', schema, strict: true } });
+    expect(server.requests.map((r) => (r.body as { response_format: unknown }).response_format)).to.deep.equal([
+      { type: 'json_object' },
+      { type: 'json_schema', json_schema: { name: 'place', schema, strict: true } },
+    ]);
+  });
+
   it('sends tool output as a user turn (no tool_call_id to give)', async () => {
     await serve((_req, res) => sendJson(res, 200, completion()));
     await provider.complete({ ...call, messages: [...call.messages, { role: 'tool', content: '42' }] });

@@ -101,6 +101,37 @@ describe('SimulatorProvider', () => {
     expect(stopped.text).to.not.include('```');
   });
 
+  it('answers in JSON when asked: an object, or one that follows the schema', async () => {
+    const sim = simulator();
+    const object = JSON.parse(
+      (await sim.complete({ ...codeCall('sim-strong', 6), responseFormat: { type: 'json_object' } })).text,
+    );
+    expect(object.answer).to.be.a('string').and.contain('[simulated sim-strong]');
+    const schema = {
+      type: 'object',
+      properties: {
+        city: { type: 'string' },
+        population: { type: 'integer', minimum: 1 },
+        tags: { type: 'array', items: { type: 'string' } },
+        kind: { type: 'string', enum: ['capital', 'town'] },
+      },
+      required: ['city', 'population', 'tags', 'kind'],
+      additionalProperties: false,
+    };
+    const shaped = JSON.parse(
+      (
+        await sim.complete({
+          ...codeCall('sim-strong', 6),
+          responseFormat: { type: 'json_schema', name: 'place', schema },
+        })
+      ).text,
+    );
+    expect(Object.keys(shaped)).to.deep.equal(['city', 'population', 'tags', 'kind']);
+    expect(shaped.population).to.equal(1);
+    expect(shaped.tags).to.have.length(1);
+    expect(shaped.kind).to.equal('capital');
+  });
+
   it('streams the same text in several chunks and ends with finish reason and usage', async () => {
     const sim = simulator();
     const whole = await sim.complete(codeCall('sim-strong', 5));

@@ -20,6 +20,8 @@ import {
 import type { LearningCache, CellDeltaInput } from '@routeplex/learning';
 import {
   countsAgainstHealth,
+  JSON_CAPABILITY,
+  JSON_SCHEMA_CAPABILITY,
   type ChatChunk,
   type ChatProvider,
   type ChatResult,
@@ -283,6 +285,7 @@ export class Router {
           constraints: {
             allowedModels: input.allowedModels,
             maxCostUsd: input.maxCostUsd,
+            requiredCapabilities: requiredCapabilities(input),
             unhealthy: candidates.filter((c) => !this.o.breakers.get(c.provider, c.id).isAvailable()).map((c) => c.id),
           },
           personal: personal.cells,
@@ -308,6 +311,12 @@ export class Router {
           `model: unknown model "${input.model.slice(0, 64)}"; use "${AUTO_MODEL}" or one of: ${known.join(', ')}`,
         );
       }
+      const missing = requiredCapabilities(input).filter((c) => !model.capabilities?.includes(c));
+      if (missing.length > 0)
+        throw invalidArgument(
+          `response_format: ${model.id} does not answer in ${input.responseFormat!.type} (no "${missing.join('", "')}" capability in the catalog); ` +
+            `use ${AUTO_MODEL} or a model that lists it in GET /api/v1/models`,
+        );
       // What the call reserves: max_tokens as sent, capped by the model's output limit.
       if (promptTokens + Math.min(input.maxTokens ?? 0, model.maxOutputTokens) > model.contextWindow)
         throw invalidArgument(
@@ -350,6 +359,7 @@ export class Router {
       seed: input.seed,
       presencePenalty: input.presencePenalty,
       frequencyPenalty: input.frequencyPenalty,
+      responseFormat: input.responseFormat,
       timeoutMs: this.o.callTimeoutMs,
     };
   }
@@ -516,6 +526,13 @@ export class Router {
   }
 }
 
+/** What a request needs of a model beyond chat: JSON output when it asks for it. */
+function requiredCapabilities(input: ChatInput): string[] {
+  const format = input.responseFormat;
+  if (format === undefined) return [];
+  return format.type === 'json_schema' ? [JSON_CAPABILITY, JSON_SCHEMA_CAPABILITY] : [JSON_CAPABILITY];
+}
+
 /** Tokens a message costs beyond its text (role and separators), generously. */
 const MESSAGE_OVERHEAD_TOKENS = 8;
 /** The bound sent before the room was computed, kept when the room is unsure. */
@@ -606,6 +623,8 @@ function noEligibleModel(err: NoEligibleModelError, input: ChatInput): DomainErr
       ? ' (raise routing.max_cost_usd?)'
       : input.allowedModels
         ? ' (widen routing.allowed_models?)'
-        : '';
+        : input.responseFormat
+          ? ` (response_format ${input.responseFormat.type} needs a model with the "${requiredCapabilities(input).join('" and "')}" capabilities)`
+          : '';
   return failedPrecondition(`no model satisfies the constraints${hint}: ${err.message}`);
 }

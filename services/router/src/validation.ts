@@ -1,6 +1,7 @@
 import { invalidArgument } from '@routeplex/platform';
 import { preferenceFromProto } from '@routeplex/learning';
 import type { Preference } from '@routeplex/scoring';
+import type { ResponseFormat } from '@routeplex/providers';
 import type { routerV1 } from '@routeplex/contracts';
 
 export const AUTO_MODEL = 'routeplex-ai';
@@ -25,6 +26,8 @@ export interface ChatInput {
   seed: number | undefined;
   presencePenalty: number | undefined;
   frequencyPenalty: number | undefined;
+  /** JSON output, for models with the capability; plain text when undefined. */
+  responseFormat: ResponseFormat | undefined;
   preference: Preference;
   allowedModels: string[] | undefined;
   maxCostUsd: number | undefined;
@@ -45,6 +48,7 @@ type ChatRequestFields = Pick<
   | 'seed'
   | 'presencePenalty'
   | 'frequencyPenalty'
+  | 'responseFormat'
 >;
 
 /** Validates a chat request; every problem names the field and says what to send instead. */
@@ -67,7 +71,39 @@ export function validateChatRequest(req: ChatRequestFields): ChatInput {
     seed: validateSeed(req.seed),
     presencePenalty: range('presence_penalty', req.presencePenalty, -2, 2),
     frequencyPenalty: range('frequency_penalty', req.frequencyPenalty, -2, 2),
+    responseFormat: validateResponseFormat(req.responseFormat),
     ...routing,
+  };
+}
+
+const SCHEMA_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+function validateResponseFormat(f: routerV1.ResponseFormat | undefined): ResponseFormat | undefined {
+  if (f === undefined) return undefined;
+  const type = f.type || 'text';
+  if (type !== 'json_schema' && f.jsonSchema !== undefined)
+    throw invalidArgument(`response_format.json_schema: only with type json_schema; got type ${type}`);
+  if (type === 'text') return undefined;
+  if (type === 'json_object') return { type };
+  if (type !== 'json_schema')
+    throw invalidArgument(`response_format.type: use text, json_object or json_schema; got "${type.slice(0, 32)}"`);
+  const s = f.jsonSchema;
+  if (s === undefined)
+    throw invalidArgument(
+      'response_format.json_schema: required with type json_schema, e.g. {"name": "answer", "schema": {...}}',
+    );
+  if (!SCHEMA_NAME.test(s.name))
+    throw invalidArgument(
+      `response_format.json_schema.name: 1-64 letters, digits, _ or -; got "${s.name.slice(0, 64)}"`,
+    );
+  if (s.schema === undefined)
+    throw invalidArgument('response_format.json_schema.schema: required, a JSON Schema object');
+  return {
+    type,
+    name: s.name,
+    schema: s.schema,
+    ...(s.description ? { description: s.description } : {}),
+    ...(s.strict === undefined ? {} : { strict: s.strict }),
   };
 }
 
@@ -90,6 +126,7 @@ export function validateSelectRequest(req: routerV1.SelectModelRequest): ChatInp
     seed: undefined,
     presencePenalty: undefined,
     frequencyPenalty: undefined,
+    responseFormat: undefined,
     ...validateRouting(req.routing),
   };
 }

@@ -11,7 +11,15 @@ describe('RouterService over gRPC', function () {
 
   before(async () => {
     upstream = await startFakeUpstream();
-    r = await startTestRouter({ upstreamUrl: upstream.url });
+    r = await startTestRouter({
+      upstreamUrl: upstream.url,
+      extraModels: [
+        {
+          ...upstreamModel(upstream.url, 'steady-json', 'steady', 0.7, 1),
+          capabilities: ['chat', 'streaming', 'json', 'json_schema'],
+        },
+      ],
+    });
   });
   after(async () => {
     await r.close();
@@ -132,6 +140,28 @@ describe('RouterService over gRPC', function () {
     });
   });
 
+  it('passes response_format on to a model with the json capability, and routes JSON requests only to such models', async () => {
+    const before = upstream.bodies.length;
+    const schema = { type: 'object', properties: { sum: { type: 'integer' } }, required: ['sum'] };
+    await r.complete({
+      model: 'steady-json',
+      messages: user('Add 2 and 3; answer in JSON'),
+      responseFormat: { type: 'json_schema', jsonSchema: { name: 'sum', schema, strict: true } },
+    });
+    expect(upstream.bodies[before]).to.deep.include({
+      response_format: { type: 'json_schema', json_schema: { name: 'sum', schema, strict: true } },
+    });
+    for (let i = 0; i < 5; i++) {
+      const res = await r.complete({
+        model: 'routeplex-ai',
+        messages: user(`List three colours as JSON, take ${i}`),
+        responseFormat: { type: 'json_object' },
+      });
+      expect(res.routing!.model).to.equal('steady-json');
+    }
+    expect(upstream.bodies.at(-1)).to.deep.include({ response_format: { type: 'json_object' } });
+  });
+
   it('records a SelectModel decision as a selection without calling a model', async () => {
     const calls = upstream.calls.length;
     const res = await r.select({ messages: user('What is the capital of France?') });
@@ -245,6 +275,45 @@ describe('RouterService over gRPC', function () {
         { model: 'routeplex-ai', messages: user('x'), stop: ['a', 'b', 'c', 'd', 'e'] },
         status.INVALID_ARGUMENT,
         /^stop: at most 4/,
+      ],
+      [
+        'JSON output from a model without the capability',
+        { model: 'steady', messages: user('x'), responseFormat: { type: 'json_object' } },
+        status.INVALID_ARGUMENT,
+        /^response_format: steady does not answer in json_object \(no "json" capability/,
+      ],
+      [
+        'JSON output when no allowed model has the capability',
+        {
+          model: 'routeplex-ai',
+          messages: user('x'),
+          responseFormat: { type: 'json_object' },
+          routing: { allowedModels: ['steady', 'echo-small'] },
+        },
+        status.FAILED_PRECONDITION,
+        /^no model satisfies the constraints/,
+      ],
+      [
+        'an unknown response format',
+        { model: 'routeplex-ai', messages: user('x'), responseFormat: { type: 'yaml' } },
+        status.INVALID_ARGUMENT,
+        /^response_format\.type: use text, json_object or json_schema; got "yaml"/,
+      ],
+      [
+        'a json_schema format without its schema',
+        { model: 'routeplex-ai', messages: user('x'), responseFormat: { type: 'json_schema' } },
+        status.INVALID_ARGUMENT,
+        /^response_format\.json_schema: required with type json_schema/,
+      ],
+      [
+        'a schema name with spaces',
+        {
+          model: 'routeplex-ai',
+          messages: user('x'),
+          responseFormat: { type: 'json_schema', jsonSchema: { name: 'my schema', schema: { type: 'object' } } },
+        },
+        status.INVALID_ARGUMENT,
+        /^response_format\.json_schema\.name: 1-64 letters/,
       ],
       [
         'a temperature out of range',

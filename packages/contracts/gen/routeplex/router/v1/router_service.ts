@@ -20,7 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Value } from "../../../google/protobuf/struct.js";
+import { Struct, Value } from "../../../google/protobuf/struct.js";
 import { Complexity, Preference, QueryType, Stage } from "../../type/v1/learning.js";
 
 export const protobufPackage = "routeplex.router.v1";
@@ -50,6 +50,31 @@ export interface AssistantMessage {
   content: string;
   /** Always empty; present for OpenAI compatibility. */
   name: string;
+}
+
+/** ResponseFormat asks for the answer in JSON, as OpenAI's `response_format`. */
+export interface ResponseFormat {
+  /**
+   * `text` (the default), `json_object` (any JSON object) or `json_schema` (an object that follows
+   * `json_schema.schema`).
+   */
+  type: string;
+  /** The schema; required with `json_schema`, refused otherwise. */
+  jsonSchema?: JsonSchemaFormat | undefined;
+}
+
+/** JsonSchemaFormat names and gives the JSON Schema an answer must follow. */
+export interface JsonSchemaFormat {
+  /** A name for the schema: 1-64 letters, digits, `_` or `-`. */
+  name: string;
+  /** What the answer is for; passed on to upstreams that take it. */
+  description: string;
+  /** The JSON Schema (an object), passed on as given. */
+  schema?:
+    | { [key: string]: any }
+    | undefined;
+  /** OpenAI's strict schema adherence; passed on to upstreams that take it. */
+  strict?: boolean | undefined;
 }
 
 /** RoutingOptions steer automatic routing (`model: "routeplex-ai"`). */
@@ -129,7 +154,14 @@ export interface CreateChatCompletionRequest {
    * OpenAI's newer name for max_tokens, same meaning and range; send one of the two (both only when
    * equal).
    */
-  maxCompletionTokens?: number | undefined;
+  maxCompletionTokens?:
+    | number
+    | undefined;
+  /**
+   * The answer's format, as OpenAI's `response_format`: JSON output goes only to models whose catalog
+   * entry lists the `json` capability (`json_schema` for a schema); plain text when unset.
+   */
+  responseFormat?: ResponseFormat | undefined;
 }
 
 /**
@@ -189,7 +221,14 @@ export interface StreamChatCompletionRequest {
    * OpenAI's newer name for max_tokens, same meaning and range; send one of the two (both only when
    * equal).
    */
-  maxCompletionTokens?: number | undefined;
+  maxCompletionTokens?:
+    | number
+    | undefined;
+  /**
+   * The answer's format, as OpenAI's `response_format`: JSON output goes only to models whose catalog
+   * entry lists the `json` capability (`json_schema` for a schema); plain text when unset.
+   */
+  responseFormat?: ResponseFormat | undefined;
 }
 
 /** Usage counts the tokens of one completion. */
@@ -575,6 +614,166 @@ export const AssistantMessage: MessageFns<AssistantMessage> = {
   },
 };
 
+function createBaseResponseFormat(): ResponseFormat {
+  return { type: "", jsonSchema: undefined };
+}
+
+export const ResponseFormat: MessageFns<ResponseFormat> = {
+  encode(message: ResponseFormat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    if (message.jsonSchema !== undefined) {
+      JsonSchemaFormat.encode(message.jsonSchema, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResponseFormat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResponseFormat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jsonSchema = JsonSchemaFormat.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ResponseFormat>, I>>(base?: I): ResponseFormat {
+    return ResponseFormat.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResponseFormat>, I>>(object: I): ResponseFormat {
+    const message = createBaseResponseFormat();
+    message.type = object.type ?? "";
+    message.jsonSchema = (object.jsonSchema !== undefined && object.jsonSchema !== null)
+      ? JsonSchemaFormat.fromPartial(object.jsonSchema)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseJsonSchemaFormat(): JsonSchemaFormat {
+  return { name: "", description: "", schema: undefined, strict: undefined };
+}
+
+export const JsonSchemaFormat: MessageFns<JsonSchemaFormat> = {
+  encode(message: JsonSchemaFormat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(18).string(message.description);
+    }
+    if (message.schema !== undefined) {
+      Struct.encode(Struct.wrap(message.schema), writer.uint32(26).fork()).join();
+    }
+    if (message.strict !== undefined) {
+      writer.uint32(32).bool(message.strict);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JsonSchemaFormat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJsonSchemaFormat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.schema = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.strict = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<JsonSchemaFormat>, I>>(base?: I): JsonSchemaFormat {
+    return JsonSchemaFormat.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JsonSchemaFormat>, I>>(object: I): JsonSchemaFormat {
+    const message = createBaseJsonSchemaFormat();
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    message.schema = object.schema ?? undefined;
+    message.strict = object.strict ?? undefined;
+    return message;
+  },
+};
+
 function createBaseRoutingOptions(): RoutingOptions {
   return { preference: 0, allowedModels: [], maxCostUsd: undefined, enhancePrompt: undefined };
 }
@@ -738,6 +937,7 @@ function createBaseCreateChatCompletionRequest(): CreateChatCompletionRequest {
     user: "",
     routing: undefined,
     maxCompletionTokens: undefined,
+    responseFormat: undefined,
   };
 }
 
@@ -787,6 +987,9 @@ export const CreateChatCompletionRequest: MessageFns<CreateChatCompletionRequest
     }
     if (message.maxCompletionTokens !== undefined) {
       writer.uint32(120).int32(message.maxCompletionTokens);
+    }
+    if (message.responseFormat !== undefined) {
+      ResponseFormat.encode(message.responseFormat, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -924,6 +1127,14 @@ export const CreateChatCompletionRequest: MessageFns<CreateChatCompletionRequest
             message.maxCompletionTokens = reader.int32();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.responseFormat = ResponseFormat.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -960,6 +1171,9 @@ export const CreateChatCompletionRequest: MessageFns<CreateChatCompletionRequest
       ? RoutingOptions.fromPartial(object.routing)
       : undefined;
     message.maxCompletionTokens = object.maxCompletionTokens ?? undefined;
+    message.responseFormat = (object.responseFormat !== undefined && object.responseFormat !== null)
+      ? ResponseFormat.fromPartial(object.responseFormat)
+      : undefined;
     return message;
   },
 };
@@ -981,6 +1195,7 @@ function createBaseStreamChatCompletionRequest(): StreamChatCompletionRequest {
     user: "",
     routing: undefined,
     maxCompletionTokens: undefined,
+    responseFormat: undefined,
   };
 }
 
@@ -1030,6 +1245,9 @@ export const StreamChatCompletionRequest: MessageFns<StreamChatCompletionRequest
     }
     if (message.maxCompletionTokens !== undefined) {
       writer.uint32(120).int32(message.maxCompletionTokens);
+    }
+    if (message.responseFormat !== undefined) {
+      ResponseFormat.encode(message.responseFormat, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -1167,6 +1385,14 @@ export const StreamChatCompletionRequest: MessageFns<StreamChatCompletionRequest
             message.maxCompletionTokens = reader.int32();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.responseFormat = ResponseFormat.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1203,6 +1429,9 @@ export const StreamChatCompletionRequest: MessageFns<StreamChatCompletionRequest
       ? RoutingOptions.fromPartial(object.routing)
       : undefined;
     message.maxCompletionTokens = object.maxCompletionTokens ?? undefined;
+    message.responseFormat = (object.responseFormat !== undefined && object.responseFormat !== null)
+      ? ResponseFormat.fromPartial(object.responseFormat)
+      : undefined;
     return message;
   },
 };
