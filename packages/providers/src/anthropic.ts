@@ -62,7 +62,7 @@ export class AnthropicProvider implements ChatProvider {
     }
     const body: Record<string, unknown> = {
       model: call.model,
-      max_tokens: call.maxTokens ?? call.outputRoom ?? this.defaultMaxTokens,
+      max_tokens: call.maxTokens ?? this.defaultMaxTokens,
       messages,
     };
     if (system !== undefined) body.system = system;

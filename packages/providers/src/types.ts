@@ -30,12 +30,6 @@ export interface ChatCall {
   model: string;
   messages: ChatMessage[];
   maxTokens?: number;
-  /**
-   * The bound a protocol that requires one (Anthropic) sends when maxTokens is unset: the room the model's
-   * window leaves the answer (the router's estimate, within the model's output limit). The adapter's own
-   * default when absent.
-   */
-  outputRoom?: number;
   temperature?: number;
   topP?: number;
   /** JSON output; plain text when absent. */

@@ -127,16 +127,6 @@ describe('AnthropicProvider', () => {
     });
   });
 
-  it("sends the answer's room as max_tokens when the caller sets none, and its own 4096 without either", async () => {
-    await serve((_req, res) => sendJson(res, 200, message()));
-    await provider.complete({ ...call, outputRoom: 64_000 });
-    await provider.complete({ ...call, outputRoom: 64_000, maxTokens: 300 });
-    await provider.complete(call);
-    expect(server.requests.map((r) => (r.body as { max_tokens: number }).max_tokens)).to.deep.equal([
-      64_000, 300, 4096,
-    ]);
-  });
-
   it('sends a temperature above 1 (valid on the OpenAI scale) as 1, the highest Anthropic accepts', async () => {
     await serve((_req, res) => sendJson(res, 200, message()));
     await provider.complete({ ...call, temperature: 1.6 });

@@ -352,7 +352,6 @@ export class Router {
       model: model.providerModel,
       messages,
       maxTokens: input.maxTokens === undefined ? undefined : Math.min(input.maxTokens, model.maxOutputTokens),
-      outputRoom: input.maxTokens === undefined ? outputRoom(model, messages) : undefined,
       temperature: input.temperature,
       topP: input.topP,
       stop: input.stop,
@@ -531,23 +530,6 @@ function requiredCapabilities(input: ChatInput): string[] {
   const format = input.responseFormat;
   if (format === undefined) return [];
   return format.type === 'json_schema' ? [JSON_CAPABILITY, JSON_SCHEMA_CAPABILITY] : [JSON_CAPABILITY];
-}
-
-/** Tokens a message costs beyond its text (role and separators), generously. */
-const MESSAGE_OVERHEAD_TOKENS = 8;
-/** The bound sent before the room was computed, kept when the room is unsure. */
-const ANSWER_FLOOR_TOKENS = 4096;
-
-/**
- * The answer's bound for a protocol that requires one (Anthropic) when the request sets none: as much as the
- * model writes, when its window surely holds that after these messages (a prompt's UTF-8 bytes bound its
- * tokens from above: a token covers at least one byte, whatever the language), else 4096 (the room is then
- * unsure, not absent); never above the model's output limit.
- */
-function outputRoom(model: RoutableModel, messages: readonly ValidMessage[]): number {
-  let promptBound = 0;
-  for (const m of messages) promptBound += Buffer.byteLength(m.content, 'utf8') + MESSAGE_OVERHEAD_TOKENS;
-  return Math.min(model.maxOutputTokens, Math.max(model.contextWindow - promptBound, ANSWER_FLOOR_TOKENS));
 }
 
 /** Token counts of an answer whose upstream reported none, estimated as for the decision. */

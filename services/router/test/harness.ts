@@ -114,42 +114,6 @@ export async function startFakeUpstream() {
   };
 }
 
-/** A local upstream speaking Anthropic's Messages protocol (unary): answers a fixed text, keeps each request body. */
-export async function startFakeAnthropic() {
-  const bodies: Record<string, unknown>[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const payload = JSON.parse(body) as { model: string };
-      bodies.push(payload);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          id: 'msg_1',
-          type: 'message',
-          role: 'assistant',
-          model: payload.model,
-          content: [{ type: 'text', text: 'Here is an answer.' }],
-          stop_reason: 'end_turn',
-          stop_sequence: null,
-          usage: { input_tokens: 11, output_tokens: 5 },
-        }),
-      );
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bodies,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
 const common = {
   contextWindow: 8000,
   maxOutputTokens: 2000,

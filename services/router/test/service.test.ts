@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
 import { typeV1 } from '@routeplex/contracts';
-import { grpcError, startFakeAnthropic, startFakeUpstream, startTestRouter, upstreamModel } from './harness.js';
+import { grpcError, startFakeUpstream, startTestRouter, upstreamModel } from './harness.js';
 
 const user = (content: string) => [{ role: 'user', content }];
 
@@ -399,40 +399,5 @@ describe('RouterService over gRPC', function () {
     const mine = await r.store.listEntries(r.account.id, { pageSize: 1000 });
     expect(mine.entries.map((e) => e.id)).not.to.include(res.id);
     expect((await r.store.getEntry(r.other.id, res.id)).accountId).to.equal(r.other.id);
-  });
-});
-
-describe('the answer bound sent to a protocol that requires one (Anthropic), when the request sets none', function () {
-  let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
-  let anthropic: Awaited<ReturnType<typeof startFakeAnthropic>>;
-  let r: Awaited<ReturnType<typeof startTestRouter>>;
-
-  before(async () => {
-    upstream = await startFakeUpstream();
-    anthropic = await startFakeAnthropic();
-    const claude = {
-      ...upstreamModel(anthropic.url, 'claude-local', 'claude-x', 0.7, 1),
-      provider: 'anthropic',
-      contextWindow: 100_000,
-      maxOutputTokens: 64_000,
-    };
-    r = await startTestRouter({ upstreamUrl: upstream.url, extraModels: [claude] });
-  });
-  after(async () => {
-    await r.close();
-    await upstream.close();
-    await anthropic.close();
-  });
-
-  it("is the model's output limit when the window surely holds it, the room left when less, 4096 when unsure", async () => {
-    const ask = (content: string, maxTokens?: number) =>
-      r.complete({ model: 'claude-local', messages: user(content), ...(maxTokens ? { maxTokens } : {}) });
-    await ask('Say hello');
-    // 30,000 two-byte characters: at most 60,000 tokens, so 100,000 - 60,008 surely remain.
-    await ask('é'.repeat(30_000));
-    // 99,000 bytes (about 25,000 tokens): the room is unsure, and the bound stays the former default.
-    await ask('word '.repeat(19_800));
-    await ask('Say hello', 300);
-    expect(anthropic.bodies.map((b) => b.max_tokens)).to.deep.equal([64_000, 39_992, 4096, 300]);
   });
 });
