@@ -123,6 +123,14 @@ describe('the official openai client against the real stack', function () {
   it('retrieves one model, and raises NotFoundError for an id it does not list', async () => {
     const model = await client.models.retrieve('routeplex-ai');
     expect(model).to.include({ id: 'routeplex-ai', object: 'model', owned_by: 'routeplex' });
+    // The client encodes a slash in the id as %2F (ids such as "vendor/model" are common).
+    try {
+      await client.models.retrieve('vendor/no-such-model');
+      expect.fail('should throw');
+    } catch (err) {
+      expect(err).to.be.instanceOf(OpenAI.NotFoundError);
+      expect((err as Error).message).to.match(/no enabled model "vendor\/no-such-model"/);
+    }
     try {
       await client.models.retrieve('no-such-model');
       expect.fail('should throw');

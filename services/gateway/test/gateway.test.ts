@@ -64,8 +64,8 @@ describe('gateway (REST facade over real gRPC backends)', () => {
   });
 
   describe('JSON transcoding', () => {
-    it('answers GET /models/{model} with the model alone, for ids with slashes too', async () => {
-      const res = await fetch(`${base}/api/v1/models/mistralai/Mixtral-8x7B-Instruct-v0.1`, { headers: AUTH });
+    it('answers GET /models/{model} with the model alone, for ids with an encoded slash too', async () => {
+      const res = await fetch(`${base}/api/v1/models/mistralai%2FMixtral-8x7B-Instruct-v0.1`, { headers: AUTH });
       const body = await readJson(res);
       expect(res.status).to.equal(200);
       expect(body).to.include({ id: 'mistralai/Mixtral-8x7B-Instruct-v0.1', object: 'model', owned_by: 'together' });
@@ -256,7 +256,14 @@ describe('gateway (REST facade over real gRPC backends)', () => {
     }
 
     it('answers 404 for an unknown path', async () => {
-      for (const path of ['/api/v1/nothing', '/api/v1/model', '/', '/api/v2/models', '//api/v1/models']) {
+      for (const path of [
+        '/api/v1/nothing',
+        '/api/v1/models/',
+        '/api/v1/models/a/b',
+        '/',
+        '/api/v2/models',
+        '//api/v1/models',
+      ]) {
         const res = await fetch(base + path, { headers: AUTH });
         expect(res.status, path).to.equal(404);
         expect((await readJson(res)).code).to.equal(5);

@@ -23,7 +23,7 @@ describe('route table', () => {
       'POST /api/v1/chat/completions StreamChatCompletion',
       'POST /api/v1/route SelectModel',
       'GET /api/v1/models ListModels',
-      'GET /api/v1/models/{model=**} GetModel',
+      'GET /api/v1/models/{model} GetModel',
     ]);
     const chat = table.match('POST', '/api/v1/chat/completions').bindings;
     expect([chat.unary?.method.name, chat.streaming?.method.name]).to.deep.equal([

@@ -3134,7 +3134,8 @@ export const RouterServiceService = {
   },
   /**
    * Gets one model of the listing by id, OpenAI-compatible (`GET /models/{model}`; the REST body is the
-   * model itself). Ids may contain slashes, such as `mistralai/Mixtral-8x7B-Instruct-v0.1`.
+   * model itself). The id is one path segment: a slash in it (`mistralai/Mixtral-8x7B-Instruct-v0.1`) is
+   * sent encoded as `%2F`, as OpenAI's clients do.
    * Errors:
    * - UNAUTHENTICATED: the credential is missing or invalid.
    * - INVALID_ARGUMENT: the model id is empty.
@@ -3188,7 +3189,8 @@ export interface RouterServiceServer extends UntypedServiceImplementation {
   listModels: handleUnaryCall<ListModelsRequest, ListModelsResponse>;
   /**
    * Gets one model of the listing by id, OpenAI-compatible (`GET /models/{model}`; the REST body is the
-   * model itself). Ids may contain slashes, such as `mistralai/Mixtral-8x7B-Instruct-v0.1`.
+   * model itself). The id is one path segment: a slash in it (`mistralai/Mixtral-8x7B-Instruct-v0.1`) is
+   * sent encoded as `%2F`, as OpenAI's clients do.
    * Errors:
    * - UNAUTHENTICATED: the credential is missing or invalid.
    * - INVALID_ARGUMENT: the model id is empty.
@@ -3284,7 +3286,8 @@ export interface RouterServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Gets one model of the listing by id, OpenAI-compatible (`GET /models/{model}`; the REST body is the
-   * model itself). Ids may contain slashes, such as `mistralai/Mixtral-8x7B-Instruct-v0.1`.
+   * model itself). The id is one path segment: a slash in it (`mistralai/Mixtral-8x7B-Instruct-v0.1`) is
+   * sent encoded as `%2F`, as OpenAI's clients do.
    * Errors:
    * - UNAUTHENTICATED: the credential is missing or invalid.
    * - INVALID_ARGUMENT: the model id is empty.
