@@ -124,7 +124,10 @@ export async function listenPostgres(
         () => {
           backoffMs = 100;
           logger.info({}, 'store change listener reconnected');
+          // Whatever happened meanwhile was not heard: any account's cells, any key, any deletion (the
+          // store reads the deletion markers it missed on the 'cells' event without accounts).
           hub.emit({ kind: 'cells' });
+          hub.emit({ kind: 'keys' });
         },
         () => {
           backoffMs = Math.min(backoffMs * 2, 5000);

@@ -42,6 +42,7 @@ import {
   upsertGlobalCells,
   type GlobalCellDelta,
   type RatingRow,
+  type DeletionMarker,
 } from './sql.js';
 import type { EmbeddedDatabase } from './pglite-thread.js';
 import type {
@@ -446,24 +447,61 @@ class KnexStore implements Store {
     );
     hub.add((event) => {
       if (event.kind === 'delete' && event.accountId !== undefined) this.hearDeletion(event.accountId, event.deletion);
+      // After the listener reconnects: the deletions committed while it was away are read from their markers.
+      if (event.kind === 'cells' && event.accountIds === undefined && event.origin === undefined)
+        void this.catchUpDeletions();
     });
+  }
+
+  /** Deletions heard of above deletionsHeard, out of order (an earlier one's notification still on its way). */
+  private readonly heardAhead = new Set<number>();
+
+  private async catchUpDeletions(): Promise<void> {
+    try {
+      this.hearMarkers(await deletionsAfter(this.knex, this.deletionsHeard));
+    } catch (error) {
+      // The next batch commit reads the same markers.
+      this.logger.warn({ err: error }, 'could not read the deletions missed while the change listener was away');
+    }
+  }
+
+  /**
+   * Deletion markers read from the database, in commit order and complete above the number they were read
+   * after (deletions are numbered in commit order): each is heard of, those not heard before are announced
+   * to this process's listeners (caches of the account's cells), and every deletion up to the last counts
+   * as heard.
+   */
+  private hearMarkers(markers: readonly DeletionMarker[]): void {
+    for (const m of markers)
+      if (this.hearDeletion(m.accountId, m.seq))
+        this.emitLocal({ kind: 'delete', accountId: m.accountId, deletion: m.seq });
+    const last = markers.at(-1)?.seq;
+    if (last === undefined || last <= this.deletionsHeard) return;
+    this.deletionsHeard = last;
+    for (const seq of this.heardAhead) if (seq <= last) this.heardAhead.delete(seq);
+    while (this.heardAhead.delete(this.deletionsHeard + 1)) this.deletionsHeard++;
   }
 
   /**
    * An account's data was deleted (by any process). An answer's record waits in this process's queue for a
    * few milliseconds; committed after the deletion, it would undo it: the account's queued writes are
-   * dropped. Deletions are heard of in the order they commit (notifications, or the markers a batch reads),
-   * so once this one is, every earlier one has been. A deletion heard of again (this process's own, then
-   * its notification; a marker a batch reads) is ignored: the writes queued since are the account's new
-   * requests.
+   * dropped. deletionsHeard is the number up to which every deletion has been heard of; one heard of out
+   * of order (an earlier notification late or lost) waits in heardAhead until the gap is filled, so that a
+   * batch still reads the markers of the gap. A deletion heard of again (this process's own, then its
+   * notification; a marker a batch reads) is ignored: the writes queued since are the account's new
+   * requests. True when the deletion was new.
    */
-  private hearDeletion(accountId: string, seq: number | undefined): void {
+  private hearDeletion(accountId: string, seq: number | undefined): boolean {
     if (seq !== undefined) {
-      if (seq <= this.deletionsHeard) return;
-      this.deletionsHeard = seq;
+      if (seq <= this.deletionsHeard || this.heardAhead.has(seq)) return false;
+      if (seq === this.deletionsHeard + 1) {
+        this.deletionsHeard = seq;
+        while (this.heardAhead.delete(this.deletionsHeard + 1)) this.deletionsHeard++;
+      } else this.heardAhead.add(seq);
     }
     const dropped = this.batcher.discardAccount(accountId);
     if (dropped > 0) this.logger.info({ dropped }, 'dropped queued writes of an account whose data was deleted');
+    return true;
   }
 
   hashApiKey(key: string): string {
@@ -595,7 +633,7 @@ class KnexStore implements Store {
   private async withoutUnheardDeletions(trx: Knex.Transaction, batch: MergedBatch): Promise<MergedBatch> {
     const unheard = await deletionsAfter(trx, batch.deletionsSeen);
     if (unheard.length === 0) return batch;
-    for (const deletion of unheard) this.hearDeletion(deletion.accountId, deletion.seq);
+    this.hearMarkers(unheard);
     const kept = withoutAccounts(batch, new Set(unheard.map((deletion) => deletion.accountId)));
     const dropped = batch.entries.length - kept.entries.length;
     if (dropped > 0) this.logger.info({ dropped }, 'dropped batched writes of an account whose data was deleted');
@@ -924,11 +962,13 @@ class KnexStore implements Store {
         const counters = await deleteRows(trx, 'account_counters', accountId);
         const deletion = await recordDeletion(trx, accountId);
         await notifyChange(trx, { kind: 'delete', accountId, deletion });
-        return { counts: { entries, ratings, cells, counters }, deletion };
+        // This deletion and every earlier one this process has not heard of yet (their notifications late or
+        // lost): hearing only its own would count those as heard, and no batch would read their markers.
+        const markers = await deletionsAfter(trx, this.deletionsHeard);
+        return { counts: { entries, ratings, cells, counters }, markers };
       }),
     );
-    this.hearDeletion(accountId, result.deletion);
-    this.emitLocal({ kind: 'delete', accountId, deletion: result.deletion });
+    this.hearMarkers(result.markers);
     return result.counts;
   }
 

@@ -221,6 +221,40 @@ for (const backend of BACKENDS) {
     }
   });
 
+  it('does not count an earlier deletion it has not heard of as heard when it deletes an account itself', async () => {
+    const scratch = await createScratchDatabase(baseUrl as string, 'ownlater');
+    const router = await openStore({ databaseUrl: scratch.url, listen: false, batch: { maxDelayMs: 60_000 } });
+    const insights = await openStore({ databaseUrl: scratch.url });
+    const locker = new pg.Client({ connectionString: scratch.url });
+    await locker.connect();
+    try {
+      // The router's own deletion of acc_mine waits on the account's lock after flushing its queue...
+      await locker.query('begin');
+      await locker.query('select pg_advisory_xact_lock($1, $2)', [ACCOUNT_LOCK_NAMESPACE, accountLockKey('acc_mine')]);
+      const mine = router.deleteAccountData('acc_mine');
+      mine.catch(() => undefined);
+      expect(await waitFor(lockWaiter(scratch.url, 'advisory')), 'the deletion should wait for the lock').to.equal(
+        true,
+      );
+      // ... while a write of acc_gone is queued and another process deletes acc_gone (unheard here).
+      const acknowledged = router.enqueue(heuristicWrite('acc_gone'));
+      await insights.deleteAccountData('acc_gone');
+      await locker.query('commit');
+      await mine;
+
+      await router.flush();
+      await acknowledged;
+      expect(await insights.countEntries('acc_gone')).to.equal(0);
+      expect(await insights.loadAccountCells('acc_gone')).to.deep.equal([]);
+      expect(await insights.loadGlobalCells()).to.deep.equal([]);
+    } finally {
+      await locker.end();
+      await router.close();
+      await insights.close();
+      await scratch.drop();
+    }
+  });
+
   it('leaves out of a batch the writes of an account deleted before this process heard of it', async () => {
     const scratch = await createScratchDatabase(baseUrl as string, 'unheard');
     // A process that hears of no deletion stands for one whose notification is still on its way when it

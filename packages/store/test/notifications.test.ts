@@ -101,5 +101,19 @@ describe('notifications', function () {
       await writer.enqueue(heuristicWrite('acc_after'));
       await after;
     });
+
+    it('after reconnecting, announces that API keys may have changed and the deletions it missed', async () => {
+      await writer.enqueue(heuristicWrite('acc_missed'));
+      const keys = nextEvent(reader, (e) => e.kind === 'keys', 10_000);
+      const deleted = nextEvent(reader, (e) => e.kind === 'delete' && e.accountId === 'acc_missed', 10_000);
+      await postgresQuery(
+        postgres!.databaseUrl as string,
+        `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and application_name = 'routeplex-store' and query ilike 'listen%'`,
+      );
+      // Committed while the reader's listener is away (it reconnects after 100 ms at the earliest).
+      await writer.deleteAccountData('acc_missed');
+      expect((await keys).event).to.deep.equal({ kind: 'keys' });
+      expect((await deleted).event).to.include({ kind: 'delete', accountId: 'acc_missed' });
+    });
   });
 });
