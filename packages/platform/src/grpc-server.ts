@@ -139,6 +139,9 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/** The largest message a service accepts (grpc-js's default is 4 MiB); the facade checks requests against it. */
+export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
 /** Starts one gRPC server for one or more bound services. */
 export async function startGrpcServer(options: {
   host: string;
@@ -146,7 +149,7 @@ export async function startGrpcServer(options: {
   services: { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[];
 }): Promise<RunningServer> {
   // channelz bookkeeping costs CPU on every call and nothing here reads it.
-  const server = new Server({ 'grpc.max_receive_message_length': 8 * 1024 * 1024, 'grpc.enable_channelz': 0 });
+  const server = new Server({ 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.enable_channelz': 0 });
   for (const s of options.services) server.addService(s.definition, s.implementation);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (err, bound) =>

@@ -99,17 +99,20 @@ export class GatewayError extends Error {
   readonly code: GrpcCodeName;
   readonly httpStatus: number;
   readonly headers: Readonly<Record<string, string>> | undefined;
+  /** OpenAI's error type, when the code's usual one would mislead (a body too large is no rate limit). */
+  readonly openAiType: string | undefined;
 
   constructor(
     code: GrpcCodeName,
     message: string,
-    options: { httpStatus?: number; headers?: Record<string, string>; cause?: unknown } = {},
+    options: { httpStatus?: number; headers?: Record<string, string>; openAiType?: string; cause?: unknown } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatewayError';
     this.code = code;
     this.httpStatus = options.httpStatus ?? httpStatusFromCode(code);
     this.headers = options.headers;
+    this.openAiType = options.openAiType;
   }
 }
 
@@ -117,12 +120,12 @@ export class GatewayError extends Error {
  * The JSON error body: a `google.rpc.Status` ({code, message, details}) plus an OpenAI-style `error`
  * member so that OpenAI clients (which read `error.message`) show the same message.
  */
-export function errorBody(code: GrpcCodeName, message: string): string {
+export function errorBody(code: GrpcCodeName, message: string, openAiType?: string): string {
   return JSON.stringify({
     code: codeNumberFromName(code),
     message,
     details: [],
-    error: { message, type: OPENAI_TYPE_BY_CODE[code] ?? 'api_error', code },
+    error: { message, type: openAiType ?? OPENAI_TYPE_BY_CODE[code] ?? 'api_error', code },
   });
 }
 

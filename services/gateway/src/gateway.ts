@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Metadata, status as GrpcStatus, type Client, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import type { JsonValue } from '@bufbuild/protobuf';
 import { contractsImageUrl } from '@routeplex/contracts';
-import { isServiceStatus } from '@routeplex/platform';
+import { MAX_MESSAGE_BYTES, isServiceStatus } from '@routeplex/platform';
 import { Backends, deserializeBytes, serializeBytes, type BackendMap } from './backends.js';
 import { loadContracts } from './descriptors.js';
 import { codeNameFromNumber, errorBody, GatewayError, httpStatusFromCode, streamErrorEvent } from './errors.js';
@@ -169,17 +169,7 @@ class RequestHandler {
   }
 
   tooLarge(res: ServerResponse): void {
-    this.fail(
-      res,
-      new GatewayError(
-        'RESOURCE_EXHAUSTED',
-        `the request body is larger than ${this.bodyLimit} bytes: send a smaller body`,
-        {
-          httpStatus: 413,
-          headers: { connection: 'close' },
-        },
-      ),
-    );
+    this.fail(res, this.tooLargeError());
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -221,6 +211,14 @@ class RequestHandler {
     }
     const binding = chooseBinding(bindings.unary, bindings.streaming, body);
     const request = encodeRequest(binding, captured, rawQuery, body);
+    // JSON that fits the body limit can grow as protobuf (every number of a Value is a message): refused here
+    // as too large, not left to the service's receive limit, whose status would read as a rate limit.
+    if (request.length > MAX_MESSAGE_BYTES)
+      throw new GatewayError(
+        'RESOURCE_EXHAUSTED',
+        `the request is ${request.length} bytes once encoded for the service, which accepts at most ${MAX_MESSAGE_BYTES}: send a smaller body`,
+        { httpStatus: 413, openAiType: 'invalid_request_error' },
+      );
     const client = this.backends.clientFor(binding.serviceName);
     if (!client) {
       throw new GatewayError(
@@ -392,10 +390,7 @@ class RequestHandler {
     return new GatewayError(
       'RESOURCE_EXHAUSTED',
       `the request body is larger than ${this.bodyLimit} bytes: send a smaller body`,
-      {
-        httpStatus: 413,
-        headers: { connection: 'close' },
-      },
+      { httpStatus: 413, headers: { connection: 'close' }, openAiType: 'invalid_request_error' },
     );
   }
 
@@ -419,12 +414,14 @@ class RequestHandler {
     let headers: Readonly<Record<string, string>> | undefined;
     if (err instanceof GatewayError) {
       status = err.httpStatus;
-      body = errorBody(err.code, err.message);
+      body = errorBody(err.code, err.message, err.openAiType);
       headers = err.headers;
     } else if (isServiceError(err)) {
       const code = codeNameFromNumber(err.code);
-      status = httpStatusFromCode(code);
-      body = errorBody(code, this.publicDetails(err));
+      // RESOURCE_EXHAUSTED from the transport is a message over a size limit, not a rate limit to retry.
+      const oversized = code === 'RESOURCE_EXHAUSTED' && !isServiceStatus(err);
+      status = oversized ? 500 : httpStatusFromCode(code);
+      body = errorBody(code, this.publicDetails(err), oversized ? 'api_error' : undefined);
     } else {
       status = 500;
       body = errorBody('INTERNAL', 'the gateway failed to handle the request; it has been logged');

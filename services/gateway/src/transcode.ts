@@ -28,7 +28,11 @@ import type { Binding } from './route-table.js';
  */
 
 const JSON_WRITE_OPTIONS = { useProtoFieldName: true, alwaysEmitImplicit: true } as const;
-const JSON_READ_OPTIONS = { ignoreUnknownFields: false } as const;
+// Nesting past this depth is refused with 400: the services' generated decoders count up to three levels for
+// each level of JSON in a google.protobuf.Value and stop at 100, so a request the facade accepted with
+// protobuf-es's default of 100 could fail in the service as an internal error. 36 lets through JSON 32 levels
+// deep, which both sides decode.
+const JSON_READ_OPTIONS = { ignoreUnknownFields: false, recursionLimit: 36 } as const;
 
 export function invalidArgument(message: string): GatewayError {
   return new GatewayError('INVALID_ARGUMENT', message);

@@ -291,7 +291,56 @@ describe('gateway (REST facade over real gRPC backends)', () => {
       ]);
       expect(chunked.status).to.equal(413);
       expect(JSON.parse(chunked.body).code).to.equal(8);
+      // Not a rate limit: OpenAI clients retry those.
+      expect(JSON.parse(chunked.body).error.type).to.equal('invalid_request_error');
       expect(backends.calls).to.have.length(0);
+    });
+
+    it('answers 413 for a body within the limit that grows past what a service accepts once encoded', async () => {
+      const roomy = await createGateway({
+        host: '127.0.0.1',
+        port: 0,
+        backends: { default: backends.address },
+        bodyLimitBytes: 4 * 1024 * 1024,
+      });
+      try {
+        // 3.6 MB of JSON; every number of a google.protobuf.Value takes 11 bytes on the wire.
+        const body = JSON.stringify({ ...CHAT_BODY, stop: new Array(1_800_000).fill(0) });
+        const res = await fetch(`${roomy.url}/api/v1/chat/completions`, {
+          method: 'POST',
+          headers: JSON_HEADERS,
+          body,
+        });
+        const json = await readJson(res);
+        expect(res.status).to.equal(413);
+        expect(json.message).to.match(/once encoded for the service, which accepts at most 8388608/);
+        expect(json.error.type).to.equal('invalid_request_error');
+        expect(backends.calls).to.have.length(0);
+      } finally {
+        await roomy.close();
+      }
+    });
+
+    it('answers 400 for JSON nested deeper than the services decode, naming the field', async () => {
+      const nest = (depth: number) => {
+        let v: unknown = 'END';
+        for (let i = 0; i < depth; i++) v = [v];
+        return v;
+      };
+      const deep = await post('/api/v1/chat/completions', { ...CHAT_BODY, stop: nest(40) });
+      expect(deep.status).to.equal(400);
+      expect((await readJson(deep)).message).to.contain('stop');
+      expect(backends.calls).to.have.length(0);
+      const within = await post('/api/v1/chat/completions', { ...CHAT_BODY, stop: nest(30) });
+      expect(within.status, await within.clone().text()).to.equal(200);
+    });
+
+    it('answers 500, not a rate limit, when a message between the facade and a service is over its size limit', async () => {
+      const res = await fetch(`${base}/api/v1/models`, { headers: { authorization: 'Bearer huge' } });
+      const json = await readJson(res);
+      expect(res.status).to.equal(500);
+      expect(json.error.type).to.equal('api_error');
+      expect(json.message).to.equal('the call to the service for this path failed (RESOURCE_EXHAUSTED)');
     });
 
     it('answers 415 for a non-JSON content type', async () => {

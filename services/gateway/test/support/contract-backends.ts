@@ -131,32 +131,36 @@ export async function startContractBackends(): Promise<ContractBackends> {
       id: 'req_select1',
       routing: routing(req.routing?.allowedModels[0] ?? 'sim-fast'),
     })),
-    listModels: unary('ListModels', () => ({
+    listModels: unary('ListModels', (_req: routerV1.ListModelsRequest, md: Metadata) => ({
       object: 'list',
-      data: [
-        {
-          id: 'routeplex-ai',
-          object: 'model',
-          created: CREATED,
-          ownedBy: 'routeplex',
-          provider: 'routeplex',
-          simulated: false,
-          pricing: undefined,
-          contextWindow: 0,
-          capabilities: ['chat'],
-        },
-        {
-          id: 'sim-fast',
-          object: 'model',
-          created: CREATED,
-          ownedBy: 'simulator',
-          provider: 'simulator',
-          simulated: true,
-          pricing: { inputPerMtok: 0.1, outputPerMtok: 0.4 },
-          contextWindow: 8192,
-          capabilities: ['chat', 'streaming'],
-        },
-      ],
+      // `Bearer huge`: a listing over grpc-js's default 4 MiB message limit of the gateway's client.
+      data:
+        md.get('authorization')[0] === 'Bearer huge'
+          ? hugeListing()
+          : [
+              {
+                id: 'routeplex-ai',
+                object: 'model',
+                created: CREATED,
+                ownedBy: 'routeplex',
+                provider: 'routeplex',
+                simulated: false,
+                pricing: undefined,
+                contextWindow: 0,
+                capabilities: ['chat'],
+              },
+              {
+                id: 'sim-fast',
+                object: 'model',
+                created: CREATED,
+                ownedBy: 'simulator',
+                provider: 'simulator',
+                simulated: true,
+                pricing: { inputPerMtok: 0.1, outputPerMtok: 0.4 },
+                contextWindow: 8192,
+                capabilities: ['chat', 'streaming'],
+              },
+            ],
     })),
     getModel: unary('GetModel', (req: routerV1.GetModelRequest) => ({
       model: {
@@ -276,4 +280,18 @@ function routing(model: string): routerV1.Routing {
     attempts: [],
     simulated: true,
   };
+}
+
+function hugeListing(): routerV1.Model[] {
+  return Array.from({ length: 60_000 }, (_, i) => ({
+    id: `model-${i}-${'x'.repeat(60)}`,
+    object: 'model',
+    created: CREATED,
+    ownedBy: 'simulator',
+    provider: 'simulator',
+    simulated: true,
+    pricing: undefined,
+    contextWindow: 8192,
+    capabilities: [],
+  }));
 }
