@@ -113,6 +113,16 @@ describe('the official openai client against the real stack', function () {
     );
   });
 
+  it('continues a conversation with the message the stream helper returns (refusal and parsed included)', async () => {
+    const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Write a haiku about rain.' }];
+    const first = await client.chat.completions.stream({ model: 'routeplex-ai', messages }).finalChatCompletion();
+    const said = first.choices[0]!.message;
+    expect(said).to.have.property('refusal');
+    messages.push(said, { role: 'user', content: 'Now one about snow.' });
+    const next = await client.chat.completions.create({ model: 'routeplex-ai', messages });
+    expect(next.choices[0]!.message.content).to.be.a('string').and.not.equal('');
+  });
+
   it('lists the models', async () => {
     const ids: string[] = [];
     for await (const m of client.models.list()) ids.push(m.id);

@@ -141,9 +141,14 @@ function validateMessages(messages: routerV1.ChatMessage[]): ValidMessage[] {
       throw invalidArgument(
         `messages[${i}].role: unknown role "${m.role.slice(0, 32)}"; use system, developer, user, assistant or tool`,
       );
+    if (m.toolCalls !== undefined && m.toolCalls !== null && !(Array.isArray(m.toolCalls) && m.toolCalls.length === 0))
+      throw invalidArgument(
+        `messages[${i}].tool_calls: routeplex makes no tool calls, so a conversation cannot contain any; send null or leave it out`,
+      );
+    const content = contentText(m.content, `messages[${i}].content`);
     out.push({
       role: m.role === 'developer' ? 'system' : (m.role as ValidMessage['role']),
-      content: contentText(m.content, `messages[${i}].content`),
+      content: content === '' && m.refusal ? m.refusal : content,
     });
   });
   if (!out.some((m) => m.role === 'user' && m.content.trim() !== ''))

@@ -162,6 +162,25 @@ describe('RouterService over gRPC', function () {
     expect(upstream.bodies.at(-1)).to.deep.include({ response_format: { type: 'json_object' } });
   });
 
+  it("takes an assistant turn's refusal as its text when it has no content, and tool turns' ids", async () => {
+    const before = upstream.bodies.length;
+    await r.complete({
+      model: 'steady',
+      messages: [
+        { role: 'user', content: 'Tell me a secret' },
+        { role: 'assistant', content: null, refusal: 'I cannot share that.', toolCalls: [] },
+        { role: 'tool', content: 'done', toolCallId: 'call_1' },
+        { role: 'user', content: 'Then say hello' },
+      ],
+    });
+    expect((upstream.bodies[before] as { messages: unknown[] }).messages).to.deep.equal([
+      { role: 'user', content: 'Tell me a secret' },
+      { role: 'assistant', content: 'I cannot share that.' },
+      { role: 'user', content: 'done' },
+      { role: 'user', content: 'Then say hello' },
+    ]);
+  });
+
   it('records a SelectModel decision as a selection without calling a model', async () => {
     const calls = upstream.calls.length;
     const res = await r.select({ messages: user('What is the capital of France?') });
@@ -314,6 +333,21 @@ describe('RouterService over gRPC', function () {
         },
         status.INVALID_ARGUMENT,
         /^response_format\.json_schema\.name: 1-64 letters/,
+      ],
+      [
+        'an assistant turn with tool calls',
+        {
+          model: 'routeplex-ai',
+          messages: [
+            { role: 'user', content: 'x' },
+            {
+              role: 'assistant',
+              toolCalls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }],
+            },
+          ],
+        },
+        status.INVALID_ARGUMENT,
+        /^messages\[1\]\.tool_calls: routeplex makes no tool calls/,
       ],
       [
         'a temperature out of range',

@@ -39,7 +39,30 @@ export interface ChatMessage {
    * files) are refused. Null or absent is an empty turn. Never stored: only a keyed hash of the
    * conversation is kept.
    */
-  content?: any | undefined;
+  content?:
+    | any
+    | undefined;
+  /**
+   * An assistant turn's refusal, as OpenAI's answers carry it (null when there is none): the turn's text
+   * when it has no content. Never stored.
+   */
+  refusal?:
+    | string
+    | undefined;
+  /**
+   * The tool call a `tool` turn answers; accepted for OpenAI compatibility (routeplex makes no tool calls,
+   * and a tool turn reaches the model as user text).
+   */
+  toolCallId: string;
+  /** An assistant turn's tool calls: routeplex makes none, so only null or an empty array is accepted. */
+  toolCalls?:
+    | any
+    | undefined;
+  /**
+   * What the openai package's parse and stream helpers add to the messages they return (the answer parsed
+   * as JSON); accepted and ignored, so that such a message can be sent back as it is.
+   */
+  parsed?: any | undefined;
 }
 
 /** AssistantMessage is the message of a generated answer. */
@@ -457,7 +480,15 @@ export interface ListModelsResponse {
 }
 
 function createBaseChatMessage(): ChatMessage {
-  return { role: "", name: "", content: undefined };
+  return {
+    role: "",
+    name: "",
+    content: undefined,
+    refusal: undefined,
+    toolCallId: "",
+    toolCalls: undefined,
+    parsed: undefined,
+  };
 }
 
 export const ChatMessage: MessageFns<ChatMessage> = {
@@ -470,6 +501,18 @@ export const ChatMessage: MessageFns<ChatMessage> = {
     }
     if (message.content !== undefined) {
       Value.encode(Value.wrap(message.content), writer.uint32(34).fork()).join();
+    }
+    if (message.refusal !== undefined) {
+      writer.uint32(42).string(message.refusal);
+    }
+    if (message.toolCallId !== "") {
+      writer.uint32(50).string(message.toolCallId);
+    }
+    if (message.toolCalls !== undefined) {
+      Value.encode(Value.wrap(message.toolCalls), writer.uint32(58).fork()).join();
+    }
+    if (message.parsed !== undefined) {
+      Value.encode(Value.wrap(message.parsed), writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -511,6 +554,38 @@ export const ChatMessage: MessageFns<ChatMessage> = {
             message.content = Value.unwrap(Value.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.refusal = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.toolCallId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.toolCalls = Value.unwrap(Value.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.parsed = Value.unwrap(Value.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -531,6 +606,10 @@ export const ChatMessage: MessageFns<ChatMessage> = {
     message.role = object.role ?? "";
     message.name = object.name ?? "";
     message.content = object.content === undefined ? undefined : object.content;
+    message.refusal = object.refusal ?? undefined;
+    message.toolCallId = object.toolCallId ?? "";
+    message.toolCalls = object.toolCalls === undefined ? undefined : object.toolCalls;
+    message.parsed = object.parsed === undefined ? undefined : object.parsed;
     return message;
   },
 };
