@@ -4,8 +4,18 @@ import { complexityToProto, preferenceToProto, queryTypeToProto, stageToProto } 
 import type { Router, RouterCatalog, RoutingInfo } from './router.js';
 import { AUTO_MODEL, validateChatRequest, validateSelectRequest } from './validation.js';
 import { invalidArgument, notFound } from '@routeplex/platform';
+import type { FinishReason } from '@routeplex/providers';
 
 const seconds = (ms: number) => String(Math.floor(ms / 1000));
+
+/**
+ * The finish reasons OpenAI's clients know (strictly typed ones refuse others): an upstream's other reasons
+ * (Anthropic's pause_turn, Gemini's OTHER, a stream that ended without one) read as a stop. The recorded
+ * entry keeps `other`.
+ */
+function openAiFinishReason(reason: FinishReason): string {
+  return reason === 'other' ? 'stop' : reason;
+}
 
 export function routingToProto(r: RoutingInfo): routerV1.Routing {
   const excluded = r.decision?.rejected ?? [];
@@ -101,7 +111,7 @@ export function routerServiceImplementation(
             {
               index: 0,
               message: { role: 'assistant', content: c.result.text, name: '' },
-              finishReason: c.result.finishReason,
+              finishReason: openAiFinishReason(c.result.finishReason),
             },
           ],
           usage: {
@@ -134,7 +144,11 @@ export function routerServiceImplementation(
             ...base,
             model,
             choices: [
-              { index: 0, delta: { content: chunk.deltaText ?? '' }, finishReason: chunk.finishReason || undefined },
+              {
+                index: 0,
+                delta: { content: chunk.deltaText ?? '' },
+                finishReason: chunk.finishReason ? openAiFinishReason(chunk.finishReason) : undefined,
+              },
             ],
             usage: chunk.usage
               ? {

@@ -11,7 +11,8 @@ import { startRouterService } from '../src/index.js';
 /**
  * A local OpenAI-compatible upstream whose behaviour is chosen by the model name: `fail-500` always fails,
  * `fail-400` refuses the request as invalid (its error message echoes the prompt, as real ones can), `no-usage`
- * answers without reporting token usage (as some OpenAI-compatible servers do), `echo`
+ * answers without reporting token usage (as some OpenAI-compatible servers do), `odd-finish` ends with a finish
+ * reason OpenAI does not have, `echo`
  * answers with the last user message (so that canaries reach the answer), `stall` streams two chunks and then
  * holds the stream open until the client goes away, anything else answers a fixed text. It speaks the real
  * protocol, unary and SSE.
@@ -71,7 +72,7 @@ export async function startFakeUpstream() {
             `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: payload.model, choices: [{ index: 0, delta: { content: w }, finish_reason: null }] })}\n\n`,
           );
         res.write(
-          `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: payload.model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`,
+          `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: payload.model, choices: [{ index: 0, delta: {}, finish_reason: payload.model === 'odd-finish' ? 'pause_turn' : 'stop' }] })}\n\n`,
         );
         if (payload.model !== 'no-usage')
           res.write(
@@ -86,7 +87,13 @@ export async function startFakeUpstream() {
           id: 'c',
           object: 'chat.completion',
           model: payload.model,
-          choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: text },
+              finish_reason: payload.model === 'odd-finish' ? 'pause_turn' : 'stop',
+            },
+          ],
           ...(payload.model === 'no-usage'
             ? {}
             : { usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 } }),

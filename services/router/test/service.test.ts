@@ -18,6 +18,7 @@ describe('RouterService over gRPC', function () {
           ...upstreamModel(upstream.url, 'steady-json', 'steady', 0.7, 1),
           capabilities: ['chat', 'streaming', 'json', 'json_schema'],
         },
+        upstreamModel(upstream.url, 'odd', 'odd-finish', 0.5, 1),
       ],
     });
   });
@@ -179,6 +180,13 @@ describe('RouterService over gRPC', function () {
       { role: 'user', content: 'done' },
       { role: 'user', content: 'Then say hello' },
     ]);
+  });
+
+  it("reports an upstream's finish reason that OpenAI does not have as stop, unary and streamed", async () => {
+    const res = await r.complete({ model: 'odd', messages: user('Say hello') });
+    expect(res.choices[0]!.finishReason).to.equal('stop');
+    const chunks = await r.stream({ model: 'odd', messages: user('Say hello') });
+    expect(chunks.map((c) => c.choices[0]?.finishReason).filter((f) => f !== undefined)).to.deep.equal(['stop']);
   });
 
   it('records a SelectModel decision as a selection without calling a model', async () => {

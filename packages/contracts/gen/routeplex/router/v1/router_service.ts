@@ -272,7 +272,10 @@ export interface Choice {
   message?:
     | AssistantMessage
     | undefined;
-  /** Why generation stopped: `stop`, `length`, `content_filter`, `tool_calls` or `other`. */
+  /**
+   * Why generation stopped: `stop`, `length`, `content_filter` or `tool_calls` (OpenAI's values; an
+   * upstream's other reasons, such as Anthropic's `pause_turn`, read as `stop`).
+   */
   finishReason: string;
 }
 
@@ -377,8 +380,8 @@ export interface ChunkChoice {
     | ChunkDelta
     | undefined;
   /**
-   * Set on the last chunk: why generation stopped; absent before it (clients that parse it as an enum
-   * refuse an empty string).
+   * Set on the last chunk: why generation stopped, as in Choice; absent before it (clients that parse it
+   * as an enum refuse an empty string).
    */
   finishReason?: string | undefined;
 }
