@@ -231,6 +231,8 @@ describe('routeplex start (scripts/start)', function () {
       expect(await exited).to.equal(0);
       // The console exporter printed the call's spans (on shutdown at the latest) without its content.
       expect(output).to.include('routeplex.router.v1.RouterService/CreateChatCompletion');
+      // The services' own spans, not only the facade child's (service routeplex-gateway).
+      expect(output).to.include(`'service.name': 'routeplex'`);
       expect(output).not.to.include(CANARY);
     } finally {
       child.kill('SIGKILL');

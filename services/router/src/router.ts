@@ -320,7 +320,7 @@ export class Router {
       // What the call reserves: max_tokens as sent, capped by the model's output limit.
       if (promptTokens + Math.min(input.maxTokens ?? 0, model.maxOutputTokens) > model.contextWindow)
         throw invalidArgument(
-          `messages: about ${promptTokens} prompt tokens plus max_tokens exceed the ${model.contextWindow}-token context window of ${model.id}; shorten the conversation or choose a larger model`,
+          `messages: about ${promptTokens} prompt tokens plus max_tokens (or max_completion_tokens) exceed the ${model.contextWindow}-token context window of ${model.id}; shorten the conversation or choose a larger model`,
         );
       ranked = [model];
     }

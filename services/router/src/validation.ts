@@ -204,7 +204,7 @@ function contentText(content: unknown, field: string): string {
       throw invalidArgument(
         typeof type === 'string'
           ? `${at}.type: "${type.slice(0, 32)}" parts are not supported; send the turn as text parts or a string`
-          : `${at}.type: required; only "text" parts are supported`,
+          : `${at}.type: must be "text"; got ${kindOf(type)}`,
       );
     if (typeof text !== 'string') throw invalidArgument(`${at}.text: must be a string; got ${kindOf(text)}`);
     texts.push(text);
@@ -219,7 +219,10 @@ function validateStop(stop: unknown): string[] | undefined {
   if (list.length === 0) return undefined;
   if (list.length > 4) throw invalidArgument('stop: at most 4 stop sequences');
   list.forEach((s: unknown, i) => {
-    if (typeof s !== 'string') throw invalidArgument(`stop[${i}]: must be a string; got ${kindOf(s)}`);
+    const field = typeof stop === 'string' ? 'stop' : `stop[${i}]`;
+    if (typeof s !== 'string') throw invalidArgument(`${field}: must be a string; got ${kindOf(s)}`);
+    // Upstreams refuse an empty stop sequence (Anthropic) or stop at once.
+    if (s === '') throw invalidArgument(`${field}: must not be empty; leave stop out for no stop sequence`);
   });
   return list as string[];
 }

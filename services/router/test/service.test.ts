@@ -358,6 +358,18 @@ describe('RouterService over gRPC', function () {
         /^messages\[1\]\.tool_calls: routeplex makes no tool calls/,
       ],
       [
+        'an empty stop sequence',
+        { model: 'routeplex-ai', messages: user('x'), stop: '' },
+        status.INVALID_ARGUMENT,
+        /^stop: must not be empty/,
+      ],
+      [
+        'a part whose type is not a string',
+        { model: 'routeplex-ai', messages: [{ role: 'user', content: [{ type: 7, text: 'x' }] }] },
+        status.INVALID_ARGUMENT,
+        /^messages\[0\]\.content\[0\]\.type: must be "text"; got a number/,
+      ],
+      [
         'a temperature out of range',
         { model: 'routeplex-ai', messages: user('x'), temperature: 7 },
         status.INVALID_ARGUMENT,
