@@ -337,8 +337,14 @@ export function recommendationsFor(
     });
   }
 
-  // 3. Cheaper models the caller has hardly tried, from global patterns backed by at least K accounts.
-  const usable = input.global.filter((g) => g.contributors >= scoring.anonymityK && isQueryType(g.queryType));
+  // 3. Cheaper models the caller has hardly tried, from global patterns backed by at least K accounts besides
+  // the caller (whose own cell may be one of the contributors: with it counted, K - 1 others would do).
+  const callerCells = new Set(input.cells.map((c) => `${c.queryType}\u0000${c.model}`));
+  const usable = input.global.filter(
+    (g) =>
+      isQueryType(g.queryType) &&
+      g.contributors - (callerCells.has(`${g.queryType}\u0000${g.model}`) ? 1 : 0) >= scoring.anonymityK,
+  );
   const suggestedTypes = new Set(personal.map((r) => r.queryType));
   const byType = new Map<string, AccountCell[]>();
   for (const c of input.cells) byType.set(c.queryType, [...(byType.get(c.queryType) ?? []), c]);

@@ -317,6 +317,22 @@ describe('insights computations', () => {
       expect(rec.evidence).to.include({ sampleSize: '300', baselineSampleSize: '300' });
       expect(rec.evidence!.savingsPer1kUsd).to.be.closeTo(9, 1e-9);
     });
+
+    it("counts K accounts besides the caller's own in a global pattern", () => {
+      const cells = [
+        mine('translation', 'pricey', cellOf({ qualities: [0.8], count: 30, costUsd: 0.01 })),
+        // One answer of cheap: hardly tried, but the caller is one of the global cell's contributors.
+        mine('translation', 'cheap', cellOf({ qualities: [0.8], count: 1, costUsd: 0.001 })),
+      ];
+      const globals = (k: number) => [
+        global('translation', 'pricey', cellOf({ qualities: [0.78, 0.82], count: 300, costUsd: 0.01 }), 5),
+        global('translation', 'cheap', cellOf({ qualities: [0.77, 0.83], count: 300, costUsd: 0.001 }), k),
+      ];
+      const withCaller = recommendationsFor(input({ cells, global: globals(scoring.anonymityK) }));
+      expect(JSON.stringify(withCaller)).not.to.contain('cheap');
+      const others = recommendationsFor(input({ cells, global: globals(scoring.anonymityK + 1) }));
+      expect(others.find((r) => r.kind === Kind.RECOMMENDATION_KIND_SWITCH_MODEL)).to.include({ model: 'cheap' });
+    });
   });
 
   it('learningDashboard assembles every part and stamps the time', () => {
