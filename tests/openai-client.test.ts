@@ -108,6 +108,10 @@ describe('the official openai client against the real stack', function () {
     const answer = JSON.parse(res.choices[0]!.message.content!);
     expect(answer).to.have.all.keys('name', 'population');
     expect(answer.population).to.be.a('number');
+    await stack.store.flush();
+    const account = await stack.store.findAccountByKeyHash(stack.store.hashApiKey(stack.devApiKey));
+    // The answer was judged as JSON: it parsed.
+    expect((await stack.store.getEntry(account!.accountId, res.id)).signals).to.include({ json_valid: 1 });
     const chosen = (res as unknown as { routing: { model: string } }).routing.model;
     expect(((await client.models.retrieve(chosen)) as unknown as { capabilities: string[] }).capabilities).to.include(
       'json_schema',

@@ -6,6 +6,11 @@ export interface QualitySignalInput {
   finishReason?: string | undefined;
   promptTokens?: number | undefined;
   completionTokens?: number | undefined;
+  /**
+   * The request asked for a JSON answer (OpenAI's response_format): its structure is whether it parses as
+   * JSON, not the markdown (fences, lists) its query type would call for.
+   */
+  json?: boolean | undefined;
 }
 
 export interface QualitySignals {
@@ -88,10 +93,14 @@ export function qualitySignals(input: QualitySignalInput): QualitySignals {
   const mathTokens = countMatches(text, /[=^√∑∫×÷]|\\frac|\\sqrt|\d+\s*[+\-*/]\s*\d+/g);
   const paragraphs = trimmed.length === 0 ? 0 : trimmed.split(/\n\s*\n/).length;
 
-  // Structure the type calls for, graded by how much of it there is.
-  const kind = STRUCTURE[input.queryType];
+  // Structure the type calls for, graded by how much of it there is; a JSON answer's is being valid JSON.
+  const kind = input.json ? 'json' : STRUCTURE[input.queryType];
+  const jsonValid = input.json ? (parsesAsJson(trimmed) ? 1 : 0) : undefined;
   let structureScore: number;
   switch (kind) {
+    case 'json':
+      structureScore = jsonValid!;
+      break;
     case 'code':
       structureScore =
         codeFences >= 1
@@ -160,8 +169,18 @@ export function qualitySignals(input: QualitySignalInput): QualitySignals {
       headings,
       math_tokens: mathTokens,
       paragraphs,
+      ...(jsonValid === undefined ? {} : { json_valid: jsonValid }),
     },
   };
+}
+
+function parsesAsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function countMatches(text: string, re: RegExp): number {

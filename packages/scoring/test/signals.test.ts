@@ -28,6 +28,17 @@ describe('quality signals', () => {
     expect(a.features.structure_score).to.be.greaterThan(b.features.structure_score!);
   });
 
+  it('judges the structure of an answer asked for in JSON by whether it parses, not by fences or lists', () => {
+    const object = JSON.stringify({ name: 'reverse', code: 'def reverse(s): return s[::-1]', steps: ['slice'] });
+    const valid = qualitySignals({ queryType: 'code_algorithm', responseText: object, json: true });
+    const broken = qualitySignals({ queryType: 'code_algorithm', responseText: object.slice(0, -2), json: true });
+    const asText = qualitySignals({ queryType: 'code_algorithm', responseText: object });
+    expect(valid.features).to.include({ json_valid: 1, structure_score: 1 });
+    expect(broken.features).to.include({ json_valid: 0, structure_score: 0 });
+    expect(valid.score).to.be.greaterThan(asText.score);
+    expect(asText.features).not.to.have.property('json_valid');
+  });
+
   it('penalises a truncated answer and a filtered one', () => {
     const full = qualitySignals({ queryType: 'writing', responseText: codeAnswer, finishReason: 'stop' }).score;
     expect(

@@ -426,6 +426,7 @@ export class Router {
       finishReason: result.finishReason,
       promptTokens,
       completionTokens,
+      json: input.responseFormat !== undefined,
     });
     const costUsd = catalogCostUsd(model, promptTokens, completionTokens);
     const success: CellDeltaInput = {
