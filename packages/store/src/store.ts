@@ -84,6 +84,7 @@ import {
   addCounters,
   addSums,
   cellKey,
+  NO_DELETIONS_SEEN,
   withoutAccounts,
   zeroSums,
   type MergedBatch,
@@ -443,7 +444,10 @@ class KnexStore implements Store {
       (batch) => this.commitBatch(batch),
       batchOptions,
       logger,
-      () => this.deletionsHeard,
+      () => ({
+        upTo: this.deletionsHeard,
+        ahead: this.heardAhead.size === 0 ? NO_DELETIONS_SEEN.ahead : new Set(this.heardAhead),
+      }),
     );
     hub.add((event) => {
       if (event.kind === 'delete' && event.accountId !== undefined) this.hearDeletion(event.accountId, event.deletion);
@@ -631,9 +635,12 @@ class KnexStore implements Store {
    * of, so that the writes still queued for the account are dropped too.
    */
   private async withoutUnheardDeletions(trx: Knex.Transaction, batch: MergedBatch): Promise<MergedBatch> {
-    const unheard = await deletionsAfter(trx, batch.deletionsSeen);
-    if (unheard.length === 0) return batch;
-    this.hearMarkers(unheard);
+    const markers = await deletionsAfter(trx, batch.deletionsSeen.upTo);
+    if (markers.length === 0) return batch;
+    this.hearMarkers(markers);
+    // A deletion heard of before the batch was taken had the account's queued writes discarded then: what
+    // the batch holds of the account came after it.
+    const unheard = markers.filter((deletion) => !batch.deletionsSeen.ahead.has(deletion.seq));
     const kept = withoutAccounts(batch, new Set(unheard.map((deletion) => deletion.accountId)));
     const dropped = batch.entries.length - kept.entries.length;
     if (dropped > 0) this.logger.info({ dropped }, 'dropped batched writes of an account whose data was deleted');

@@ -20,11 +20,21 @@ export interface MergedBatch {
   counters: Map<string, CounterDelta>;
   accountIds: Set<string>;
   /**
-   * The number of the last account deletion this process had heard of when it took the writes from its
-   * queue: a deletion numbered above it may have committed after some of these writes were acknowledged.
+   * The deletions this process had heard of when it took the writes from its queue: any other may have
+   * committed after some of these writes were acknowledged.
    */
-  deletionsSeen: number;
+  deletionsSeen: DeletionsSeen;
 }
+
+/** Account deletions heard of, by their numbers (deletions are numbered in commit order). */
+export interface DeletionsSeen {
+  /** Every deletion up to this number. */
+  upTo: number;
+  /** And these above it, heard of out of order (an earlier one's notification late or lost). */
+  ahead: ReadonlySet<number>;
+}
+
+export const NO_DELETIONS_SEEN: DeletionsSeen = Object.freeze({ upTo: 0, ahead: new Set<number>() });
 
 export function zeroSums(): CellSums {
   return { n: 0, q: 0, q2: 0, requests: 0, ratings: 0, failures: 0, latencyMs: 0, costUsd: 0, latencyHist: [] };
@@ -54,7 +64,7 @@ export function cellKey(accountId: string, queryType: string, model: string): st
   return `${accountId}\u0000${queryType}\u0000${model}`;
 }
 
-export function mergeWrites(writes: readonly EntryWrite[], deletionsSeen = 0): MergedBatch {
+export function mergeWrites(writes: readonly EntryWrite[], deletionsSeen = NO_DELETIONS_SEEN): MergedBatch {
   const batch: MergedBatch = {
     entries: [],
     accountCells: new Map(),
@@ -160,8 +170,8 @@ export class WriteBatcher {
     private readonly commit: (batch: MergedBatch) => Promise<void>,
     private readonly options: BatcherOptions = DEFAULT_BATCHER_OPTIONS,
     private readonly logger: StoreLogger = silentLogger,
-    /** The number of the last account deletion heard of (see MergedBatch.deletionsSeen). */
-    private readonly deletionsSeen: () => number = () => 0,
+    /** The account deletions heard of (see MergedBatch.deletionsSeen). */
+    private readonly deletionsSeen: () => DeletionsSeen = () => NO_DELETIONS_SEEN,
   ) {}
 
   /** Number of writes queued or being committed. */

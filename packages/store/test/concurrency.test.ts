@@ -255,6 +255,36 @@ for (const backend of BACKENDS) {
     }
   });
 
+  it("keeps an account's new requests after hearing of its deletion out of order, and drops what the gap hid", async () => {
+    const scratch = await createScratchDatabase(baseUrl as string, 'outoforder');
+    const router = await openStore({ databaseUrl: scratch.url, listen: false, batch: { maxDelayMs: 60_000 } });
+    const insights = await openStore({ databaseUrl: scratch.url, listen: false });
+    try {
+      const early = router.enqueue(heuristicWrite('acc_early'));
+      await insights.deleteAccountData('acc_early');
+      await insights.deleteAccountData('acc_late');
+      // acc_late's notification arrives; acc_early's, numbered before it, is still on its way (or lost).
+      const [late] = await postgresQuery(
+        scratch.url,
+        "select seq from account_deletions where account_id = 'acc_late'",
+      );
+      (router as unknown as { hearDeletion(accountId: string, seq: number): boolean }).hearDeletion(
+        'acc_late',
+        Number(late!.seq),
+      );
+      // acc_late asks again after its deletion: a new request, which must be kept.
+      const fresh = router.enqueue(heuristicWrite('acc_late'));
+      await router.flush();
+      await Promise.all([early, fresh]);
+      expect(await insights.countEntries('acc_late')).to.equal(1);
+      expect(await insights.countEntries('acc_early')).to.equal(0);
+    } finally {
+      await router.close();
+      await insights.close();
+      await scratch.drop();
+    }
+  });
+
   it('leaves out of a batch the writes of an account deleted before this process heard of it', async () => {
     const scratch = await createScratchDatabase(baseUrl as string, 'unheard');
     // A process that hears of no deletion stands for one whose notification is still on its way when it
