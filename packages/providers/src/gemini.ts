@@ -136,7 +136,8 @@ function requestBody(call: ChatCall): string {
   if (call.responseFormat !== undefined) {
     config.responseMimeType = 'application/json';
     // Gemini takes a JSON Schema as it is in responseJsonSchema (responseSchema wants its own OpenAPI subset).
-    if (call.responseFormat.type === 'json_schema') config.responseJsonSchema = call.responseFormat.schema;
+    if (call.responseFormat.type === 'json_schema' && call.responseFormat.schema !== undefined)
+      config.responseJsonSchema = call.responseFormat.schema;
   }
   body.generationConfig = config;
   return JSON.stringify(body);

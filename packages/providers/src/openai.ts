@@ -201,7 +201,7 @@ function openAiResponseFormat(format: ResponseFormat): Record<string, unknown> {
     type: 'json_schema',
     json_schema: {
       name,
-      schema,
+      ...(schema === undefined ? {} : { schema }),
       ...(description === undefined ? {} : { description }),
       ...(strict === undefined ? {} : { strict }),
     },

@@ -192,7 +192,9 @@ export class SimulatorProvider implements ChatProvider {
     // Asked for JSON, the simulated answer is the text inside an object (one that follows the schema when given).
     if (call.responseFormat?.type === 'json_object') text = JSON.stringify({ answer: text });
     else if (call.responseFormat?.type === 'json_schema')
-      text = JSON.stringify(instanceOf(call.responseFormat.schema, text));
+      text = JSON.stringify(
+        instanceOf(call.responseFormat.schema ?? { type: 'object', properties: { answer: {} } }, text),
+      );
     if (call.stop !== undefined) {
       for (const stop of call.stop) {
         const at = stop === '' ? -1 : text.indexOf(stop);

@@ -16,7 +16,8 @@ export type ResponseFormat =
       type: 'json_schema';
       name: string;
       description?: string;
-      schema: Record<string, unknown>;
+      /** The JSON Schema; without one, any JSON object (as OpenAI takes it). */
+      schema?: Record<string, unknown>;
       strict?: boolean;
     };
 

@@ -32,7 +32,8 @@ const JSON_WRITE_OPTIONS = { useProtoFieldName: true, alwaysEmitImplicit: true }
 // each level of JSON in a google.protobuf.Value and stop at 100, so a request the facade accepted with
 // protobuf-es's default of 100 could fail in the service as an internal error. 36 lets through JSON 32 levels
 // deep, which both sides decode.
-const JSON_READ_OPTIONS = { ignoreUnknownFields: false, recursionLimit: 36 } as const;
+const RECURSION_LIMIT = 36;
+const JSON_READ_OPTIONS = { ignoreUnknownFields: false, recursionLimit: RECURSION_LIMIT } as const;
 
 export function invalidArgument(message: string): GatewayError {
   return new GatewayError('INVALID_ARGUMENT', message);
@@ -72,6 +73,10 @@ export function encodeRequest(
     const message = (e as Error).message;
     const bad = message.includes(' field ') ? undefined : findBadField(binding.input, root, '');
     const where = bad === undefined ? '' : `field ${bad}: `;
+    if (message.includes('maximum recursion depth'))
+      throw invalidArgument(
+        `invalid request: ${where}nested deeper than a request may be (about ${RECURSION_LIMIT - 4} levels of JSON); flatten it`,
+      );
     throw invalidArgument(
       `invalid request: ${where}${message}; fix or remove that field (the schema is in GET /api/v1/openapi.json)`,
     );

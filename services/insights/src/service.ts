@@ -88,10 +88,12 @@ export function insightsHandlers(deps: InsightsDeps): Handlers<typeof insightsV1
   const K = deps.scoring.anonymityK;
 
   async function inputs(accountId: string, withGlobal: boolean) {
-    const [cells, counters, global] = await Promise.all([
+    // Global cells first: the caller's own cells, read after, hold every contribution of the caller the
+    // global counts hold, so that "K accounts besides the caller" never counts the caller among the K.
+    const global = withGlobal ? await deps.store.loadGlobalCells({ minContributors: K }) : [];
+    const [cells, counters] = await Promise.all([
       deps.store.loadAccountCells(accountId),
       deps.store.loadCounters(accountId),
-      withGlobal ? deps.store.loadGlobalCells({ minContributors: K }) : Promise.resolve([]),
     ]);
     return {
       cells,

@@ -324,8 +324,13 @@ export class Router {
         );
       ranked = [model];
     }
+    // The instructions ask for markdown (fences, headings), which a JSON answer cannot follow: a request for
+    // JSON is enhanced only when it asks to be.
     const enhanced =
-      input.enhancePrompt ?? (autoRouted ? enhancementByHoldout(requestId, this.o.enhancementHoldout) : false);
+      input.enhancePrompt ??
+      (autoRouted && input.responseFormat === undefined
+        ? enhancementByHoldout(requestId, this.o.enhancementHoldout)
+        : false);
     const messages = enhanced
       ? [{ role: 'system' as const, content: ENHANCEMENT_INSTRUCTIONS[queryType] }, ...input.messages]
       : input.messages;
@@ -566,7 +571,7 @@ function allFailed(attempts: AttemptInfo[], disabled: readonly string[]): Domain
   if (attempts.every((a) => a.errorCode === 'INVALID_ARGUMENT'))
     return invalidArgument(
       `every model tried refused the request as invalid: ${attempts.map((a) => a.model).join(', ')}; ` +
-        'check max_tokens, temperature, top_p, stop and the messages (roles, length) against what the model accepts, or choose another model',
+        'check max_tokens, temperature, top_p, stop, response_format and the messages (roles, length) against what the model accepts, or choose another model',
     );
   const list = attempts.map((a) => `${a.model} (${a.errorCode})`).join(', ');
   const allRateLimited = attempts.every((a) => a.errorCode === 'RESOURCE_EXHAUSTED');

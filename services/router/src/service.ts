@@ -4,7 +4,7 @@ import { complexityToProto, preferenceToProto, queryTypeToProto, stageToProto } 
 import type { Router, RouterCatalog, RoutingInfo } from './router.js';
 import { AUTO_MODEL, validateChatRequest, validateSelectRequest } from './validation.js';
 import { invalidArgument, notFound } from '@routeplex/platform';
-import type { FinishReason } from '@routeplex/providers';
+import { JSON_CAPABILITY, JSON_SCHEMA_CAPABILITY, type FinishReason } from '@routeplex/providers';
 
 const seconds = (ms: number) => String(Math.floor(ms / 1000));
 
@@ -76,7 +76,15 @@ export function routerServiceImplementation(
         simulated: false,
         pricing: undefined,
         contextWindow: Math.max(0, ...catalog.models().map((m) => m.contextWindow)),
-        capabilities: ['chat', 'streaming', 'auto_routing'],
+        // What routing can serve: JSON output when some model can give it.
+        capabilities: [
+          'chat',
+          'streaming',
+          'auto_routing',
+          ...[JSON_CAPABILITY, JSON_SCHEMA_CAPABILITY].filter((c) =>
+            catalog.models().some((m) => m.capabilities?.includes(c)),
+          ),
+        ],
       },
       ...catalog.models().map((m) => ({
         id: m.id,

@@ -80,7 +80,8 @@ const SCHEMA_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 function validateResponseFormat(f: routerV1.ResponseFormat | undefined): ResponseFormat | undefined {
   if (f === undefined) return undefined;
-  const type = f.type || 'text';
+  if (!f.type) throw invalidArgument('response_format.type: required; use text, json_object or json_schema');
+  const type = f.type;
   if (type !== 'json_schema' && f.jsonSchema !== undefined)
     throw invalidArgument(`response_format.json_schema: only with type json_schema; got type ${type}`);
   if (type === 'text') return undefined;
@@ -96,12 +97,10 @@ function validateResponseFormat(f: routerV1.ResponseFormat | undefined): Respons
     throw invalidArgument(
       `response_format.json_schema.name: 1-64 letters, digits, _ or -; got "${s.name.slice(0, 64)}"`,
     );
-  if (s.schema === undefined)
-    throw invalidArgument('response_format.json_schema.schema: required, a JSON Schema object');
   return {
     type,
     name: s.name,
-    schema: s.schema,
+    ...(s.schema === undefined ? {} : { schema: s.schema }),
     ...(s.description ? { description: s.description } : {}),
     ...(s.strict === undefined ? {} : { strict: s.strict }),
   };

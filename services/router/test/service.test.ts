@@ -152,6 +152,7 @@ describe('RouterService over gRPC', function () {
     expect(upstream.bodies[before]).to.deep.include({
       response_format: { type: 'json_schema', json_schema: { name: 'sum', schema, strict: true } },
     });
+    const auto = upstream.bodies.length;
     for (let i = 0; i < 5; i++) {
       const res = await r.complete({
         model: 'routeplex-ai',
@@ -159,8 +160,23 @@ describe('RouterService over gRPC', function () {
         responseFormat: { type: 'json_object' },
       });
       expect(res.routing!.model).to.equal('steady-json');
+      // Prompt enhancement asks for markdown: never added on its own to a request for JSON.
+      expect(res.routing!.promptEnhanced).to.equal(false);
     }
-    expect(upstream.bodies.at(-1)).to.deep.include({ response_format: { type: 'json_object' } });
+    const sent = upstream.bodies.slice(auto) as { messages: { role: string }[]; response_format: unknown }[];
+    expect(sent.map((b) => b.response_format)).to.deep.equal(new Array(5).fill({ type: 'json_object' }));
+    expect(sent.flatMap((b) => b.messages.map((m) => m.role))).to.deep.equal(new Array(5).fill('user'));
+    // A schema is optional, as OpenAI takes it.
+    await r.complete({
+      model: 'steady-json',
+      messages: user('Any JSON'),
+      responseFormat: { type: 'json_schema', jsonSchema: { name: 'free' } },
+    });
+    expect(upstream.bodies.at(-1)).to.deep.include({
+      response_format: { type: 'json_schema', json_schema: { name: 'free' } },
+    });
+    const listed = (await r.getModel({ model: 'routeplex-ai' })).model!;
+    expect(listed.capabilities).to.include.members(['json', 'json_schema']);
   });
 
   it("takes an assistant turn's refusal as its text when it has no content, and tool turns' ids", async () => {
@@ -327,10 +343,16 @@ describe('RouterService over gRPC', function () {
         /^response_format\.type: use text, json_object or json_schema; got "yaml"/,
       ],
       [
-        'a json_schema format without its schema',
+        'a json_schema format without its name and schema',
         { model: 'routeplex-ai', messages: user('x'), responseFormat: { type: 'json_schema' } },
         status.INVALID_ARGUMENT,
         /^response_format\.json_schema: required with type json_schema/,
+      ],
+      [
+        'a response format without a type',
+        { model: 'routeplex-ai', messages: user('x'), responseFormat: {} },
+        status.INVALID_ARGUMENT,
+        /^response_format\.type: required/,
       ],
       [
         'a schema name with spaces',

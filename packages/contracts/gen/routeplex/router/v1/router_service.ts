@@ -92,7 +92,10 @@ export interface JsonSchemaFormat {
   name: string;
   /** What the answer is for; passed on to upstreams that take it. */
   description: string;
-  /** The JSON Schema (an object), passed on as given. */
+  /**
+   * The JSON Schema (an object), passed on as given; without one, any JSON object. Up to about 30 levels of
+   * JSON deep (the facade refuses deeper requests).
+   */
   schema?:
     | { [key: string]: any }
     | undefined;
