@@ -137,10 +137,11 @@ export class LearningCache {
     entry?.cells.then(
       (scope) => {
         for (const d of deltas) {
-          const isNew = !scope.byType.get(d.queryType)?.has(d.model);
+          // A contributor is an account with an answered request in the cell (as the store counts them).
+          const answeredBefore = (scope.byType.get(d.queryType)?.get(d.model)?.requests ?? 0) > 0;
           addInto(scope, d.queryType, d.model, d.delta, accountCell);
           const g = this.global.byType.get(d.queryType)?.get(d.model);
-          if (isNew && g) g.contributors += 1;
+          if (!answeredBefore && d.delta.requests > 0 && g) g.contributors += 1;
         }
       },
       () => undefined,

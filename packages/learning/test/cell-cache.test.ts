@@ -177,6 +177,22 @@ describe('LearningCache', function () {
     expect(cache.globalCells('math').cells.get('m2')!.n).to.be.closeTo(cell(0.5).n, 1e-9);
   });
 
+  it("counts an account's first answered request in a cell as a new contributor, and failed calls not", async () => {
+    await cache.personal('acc_c', 'math');
+    const contributors = () => cache.globalCells('math').cells.get('m1')!.contributors;
+    const before = contributors();
+    const failed = contributionCell({ failed: true, costUsd: 0, atMs: NOW }, defaultScoringConfig);
+    cache.applyLocal('acc_c', [{ queryType: 'math', model: 'm1', delta: failed }]);
+    await settled();
+    expect(contributors()).to.equal(before);
+    cache.applyLocal('acc_c', [{ queryType: 'math', model: 'm1', delta: cell(0.5) }]);
+    await settled();
+    expect(contributors()).to.equal(before + 1);
+    cache.applyLocal('acc_c', [{ queryType: 'math', model: 'm1', delta: cell(0.6) }]);
+    await settled();
+    expect(contributors()).to.equal(before + 1);
+  });
+
   it('drops an account on a rating so that the next decision reads the store', async () => {
     const entry = write('acc_a', 'math', 'm3', 0.9);
     await store.enqueue(entry);

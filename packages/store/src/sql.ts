@@ -147,7 +147,10 @@ function compareKeys(a: readonly string[], b: readonly string[]): number {
 /**
  * Adds deltas to account cells, creating missing ones. Rows are written in key order, as every writer
  * does, so that concurrent transactions lock cells in the same order and do not deadlock.
- * Returns, per (query type, model), how many account cells were created: the global cell's new contributors.
+ * Returns, per (query type, model), how many account cells got their first answered request: the global
+ * cell's new contributors. An account whose cell holds only failed calls contributes no quality and does not
+ * count towards the anonymity threshold (a global cell backed by one account's answers and two accounts'
+ * failures would be that one account's).
  */
 export async function upsertAccountCells(
   db: Knex.Transaction,
@@ -163,17 +166,21 @@ export async function upsertAccountCells(
   const result = await db.raw(
     `insert into account_cells (${columns.join(', ')}) ${select}
      on conflict (account_id, query_type, model) do update set ${addAssignments('account_cells')}
-     returning query_type, model, (xmax = 0) as created`,
+     returning account_id, query_type, model, requests`,
     columnsOf(
       sorted.map((c) => [c.accountId, c.queryType, c.model, ...cellSumValues(c.delta)]),
       columns.length,
     ) as Knex.RawBinding[],
   );
+  const added = new Map(
+    sorted.map((c) => [`${c.accountId}\u0000${globalKey(c.queryType, c.model)}`, c.delta.requests]),
+  );
   for (const row of rowsOf(result)) {
-    if (row.created === true) {
-      const key = globalKey(String(row.query_type), String(row.model));
-      created.set(key, (created.get(key) ?? 0) + 1);
-    }
+    const key = globalKey(String(row.query_type), String(row.model));
+    const requests = Number(row.requests);
+    const before = requests - (added.get(`${String(row.account_id)}\u0000${key}`) ?? 0);
+    // Sums of scaled contributions: "none before" up to float rounding.
+    if (requests > 0 && before <= requests * 1e-9) created.set(key, (created.get(key) ?? 0) + 1);
   }
   return created;
 }
@@ -425,11 +432,12 @@ export async function applyRatings(
     ), cells as (
       insert into account_cells (${cellColumns.join(', ')}) ${cellSelect}
       on conflict (account_id, query_type, model) do update set ${addAssignments('account_cells')}
-      returning query_type, model, (xmax = 0) as created
+      returning query_type, model, requests, (xmax = 0) as created
     ), globals as (
       insert into global_cells (${globalColumns.join(', ')}, contributors)
       select ${globalValues.join(', ')},
-        (select count(*) from cells c where c.created and c.query_type = g.query_type and c.model = g.model)::integer
+        (select count(*) from cells c where c.created and c.query_type = g.query_type and c.model = g.model
+           and c.requests > 0)::integer
       from ${globalUnnest}
       on conflict (query_type, model) do update set ${addAssignments('global_cells')},
         contributors = global_cells.contributors + excluded.contributors
@@ -642,5 +650,5 @@ export function countersFromRow(row: Row): AccountCounters {
 export const SUBTRACT_ACCOUNT_FROM_GLOBAL = [
   ...CELL_SUM_FIELDS.map((f) => `${CELL_COLUMNS[f]} = g.${CELL_COLUMNS[f]} - a.${CELL_COLUMNS[f]}`),
   'latency_hist = rpx_float8_array_sub(g.latency_hist, a.latency_hist)',
-  'contributors = g.contributors - 1',
+  'contributors = g.contributors - (case when a.requests > 0 then 1 else 0 end)',
 ].join(', ');

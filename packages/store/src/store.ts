@@ -963,8 +963,13 @@ class KnexStore implements Store {
            from account_cells a where a.account_id = ? and g.query_type = a.query_type and g.model = a.model`,
           [accountId],
         );
-        // A global cell nobody contributes to any more is removed, as if the account had never existed.
-        await trx.raw('delete from global_cells where contributors <= 0');
+        // A global cell no other account has a cell of any more is removed, as if the account had never
+        // existed (one that others' failed calls still hold stays, with no contributor).
+        await trx.raw(
+          `delete from global_cells g where (g.query_type, g.model) in (select query_type, model from account_cells where account_id = ?)
+           and not exists (select 1 from account_cells a where a.query_type = g.query_type and a.model = g.model and a.account_id <> ?)`,
+          [accountId, accountId],
+        );
         const cells = await deleteRows(trx, 'account_cells', accountId);
         const counters = await deleteRows(trx, 'account_counters', accountId);
         const deletion = await recordDeletion(trx, accountId);

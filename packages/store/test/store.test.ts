@@ -166,6 +166,33 @@ for (const backend of BACKENDS) {
     });
 
     describe('batched writes', () => {
+      it('counts as contributors only accounts with an answered request in the cell, not failed calls alone', async () => {
+        const failedOn = (accountId: string, model: string) => {
+          const write = heuristicWrite(accountId, { overrides: { model: 'fallback' } });
+          const queryType = write.entry.queryType;
+          write.cellDeltas.push({ accountId, queryType, model, delta: sums({ failures: 1 }) });
+          return write;
+        };
+        await store.enqueue(heuristicWrite('acc_answered', { overrides: { model: 'watched' } }));
+        await store.enqueue(failedOn('acc_failed1', 'watched'));
+        await store.enqueue(failedOn('acc_failed2', 'watched'));
+        const contributors = async () =>
+          Object.fromEntries((await store.loadGlobalCells()).map((g) => [g.model, g.contributors]));
+        // One account's answers, and two accounts' failures: not three accounts' data.
+        expect(await contributors()).to.deep.equal({ fallback: 2, watched: 1 });
+        expect(await store.loadGlobalCells({ minContributors: 3 })).to.deep.equal([]);
+
+        // Without the account that answered, the others' failures stay, with no contributor.
+        await store.deleteAccountData('acc_answered');
+        expect(await contributors()).to.deep.equal({ fallback: 2, watched: 0 });
+        const watched = (await store.loadGlobalCells()).find((g) => g.model === 'watched')!;
+        expect(watched).to.include({ failures: 1 + 1, requests: 0 });
+
+        // An account that had only failed there and now answers becomes a contributor.
+        await store.enqueue(heuristicWrite('acc_failed1', { overrides: { model: 'watched' } }));
+        expect(await contributors()).to.deep.equal({ fallback: 2, watched: 1 });
+      });
+
       it('merges many writes to the same cells into one row per cell, with exact sums', async () => {
         const writes = [];
         for (let i = 0; i < 300; i++)

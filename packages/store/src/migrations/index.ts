@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { initialSchema } from './0001_initial_schema.js';
 import { signalsCheckWithoutJsonpath } from './0002_signals_check_without_jsonpath.js';
 import { deletionMarkers } from './0003_deletion_markers.js';
+import { contributorsWithAnswers } from './0004_contributors_with_answers.js';
 
 /** A schema migration. Migrations are TypeScript modules listed here, so they load under tsx and in bundles alike. */
 export interface StoreMigration {
@@ -11,7 +12,12 @@ export interface StoreMigration {
   down?(knex: Knex): Promise<void>;
 }
 
-export const MIGRATIONS: readonly StoreMigration[] = [initialSchema, signalsCheckWithoutJsonpath, deletionMarkers];
+export const MIGRATIONS: readonly StoreMigration[] = [
+  initialSchema,
+  signalsCheckWithoutJsonpath,
+  deletionMarkers,
+  contributorsWithAnswers,
+];
 
 /**
  * Tables of account data the migrations create, in dependency order (children after parents). The
