@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { CHANGE_CHANNEL as CHANGE_CHANNEL_NAME } from './notifications.js';
+import { cellKey } from './write-batcher.js';
 import {
   CELL_SUM_FIELDS,
   type AccountCell,
@@ -172,13 +173,12 @@ export async function upsertAccountCells(
       columns.length,
     ) as Knex.RawBinding[],
   );
-  const added = new Map(
-    sorted.map((c) => [`${c.accountId}\u0000${globalKey(c.queryType, c.model)}`, c.delta.requests]),
-  );
+  const added = new Map(sorted.map((c) => [cellKey(c.accountId, c.queryType, c.model), c.delta.requests]));
   for (const row of rowsOf(result)) {
-    const key = globalKey(String(row.query_type), String(row.model));
+    const [queryType, model] = [String(row.query_type), String(row.model)];
+    const key = globalKey(queryType, model);
     const requests = Number(row.requests);
-    const before = requests - (added.get(`${String(row.account_id)}\u0000${key}`) ?? 0);
+    const before = requests - (added.get(cellKey(String(row.account_id), queryType, model)) ?? 0);
     // Sums of scaled contributions: "none before" up to float rounding.
     if (requests > 0 && before <= requests * 1e-9) created.set(key, (created.get(key) ?? 0) + 1);
   }

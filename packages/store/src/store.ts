@@ -480,9 +480,14 @@ class KnexStore implements Store {
       if (this.hearDeletion(m.accountId, m.seq))
         this.emitLocal({ kind: 'delete', accountId: m.accountId, deletion: m.seq });
     const last = markers.at(-1)?.seq;
-    if (last === undefined || last <= this.deletionsHeard) return;
-    this.deletionsHeard = last;
-    for (const seq of this.heardAhead) if (seq <= last) this.heardAhead.delete(seq);
+    if (last !== undefined) this.heardUpTo(last);
+  }
+
+  /** Every deletion up to `seq` has been heard of, and so have those heard ahead that follow without a gap. */
+  private heardUpTo(seq: number): void {
+    if (seq <= this.deletionsHeard) return;
+    this.deletionsHeard = seq;
+    for (const ahead of this.heardAhead) if (ahead <= seq) this.heardAhead.delete(ahead);
     while (this.heardAhead.delete(this.deletionsHeard + 1)) this.deletionsHeard++;
   }
 
@@ -498,10 +503,8 @@ class KnexStore implements Store {
   private hearDeletion(accountId: string, seq: number | undefined): boolean {
     if (seq !== undefined) {
       if (seq <= this.deletionsHeard || this.heardAhead.has(seq)) return false;
-      if (seq === this.deletionsHeard + 1) {
-        this.deletionsHeard = seq;
-        while (this.heardAhead.delete(this.deletionsHeard + 1)) this.deletionsHeard++;
-      } else this.heardAhead.add(seq);
+      if (seq === this.deletionsHeard + 1) this.heardUpTo(seq);
+      else this.heardAhead.add(seq);
     }
     const dropped = this.batcher.discardAccount(accountId);
     if (dropped > 0) this.logger.info({ dropped }, 'dropped queued writes of an account whose data was deleted');

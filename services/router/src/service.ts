@@ -1,7 +1,7 @@
 import { routerV1 } from '@routeplex/contracts';
 import { bindService, type BindOptions } from '@routeplex/platform';
 import { complexityToProto, preferenceToProto, queryTypeToProto, stageToProto } from '@routeplex/learning';
-import type { Router, RouterCatalog, RoutingInfo } from './router.js';
+import type { RoutableModel, Router, RouterCatalog, RoutingInfo } from './router.js';
 import { AUTO_MODEL, validateChatRequest, validateSelectRequest } from './validation.js';
 import { invalidArgument, notFound } from '@routeplex/platform';
 import { JSON_CAPABILITY, JSON_SCHEMA_CAPABILITY, type FinishReason } from '@routeplex/providers';
@@ -63,42 +63,39 @@ export function routerServiceImplementation(
   catalog: RouterCatalog,
   options: BindOptions & { startedMs: number },
 ) {
-  /** routeplex-ai and the enabled catalog models, as ListModels and GetModel answer them. */
-  const listing = (): routerV1.Model[] => {
-    const created = seconds(options.startedMs);
-    return [
-      {
-        id: AUTO_MODEL,
-        object: 'model',
-        created,
-        ownedBy: 'routeplex',
-        provider: 'routeplex',
-        simulated: false,
-        pricing: undefined,
-        contextWindow: Math.max(0, ...catalog.models().map((m) => m.contextWindow)),
-        // What routing can serve: JSON output when some model can give it.
-        capabilities: [
-          'chat',
-          'streaming',
-          'auto_routing',
-          ...[JSON_CAPABILITY, JSON_SCHEMA_CAPABILITY].filter((c) =>
-            catalog.models().some((m) => m.capabilities?.includes(c)),
-          ),
-        ],
-      },
-      ...catalog.models().map((m) => ({
-        id: m.id,
-        object: 'model',
-        created,
-        ownedBy: m.provider,
-        provider: m.provider,
-        simulated: m.simulated,
-        pricing: { inputPerMtok: m.inputPerMTok, outputPerMtok: m.outputPerMTok },
-        contextWindow: m.contextWindow,
-        capabilities: [...(m.capabilities ?? [])],
-      })),
-    ];
-  };
+  const created = seconds(options.startedMs);
+  /** routeplex-ai as ListModels and GetModel describe it: what routing over the enabled models can serve. */
+  const autoModel = (): routerV1.Model => ({
+    id: AUTO_MODEL,
+    object: 'model',
+    created,
+    ownedBy: 'routeplex',
+    provider: 'routeplex',
+    simulated: false,
+    pricing: undefined,
+    contextWindow: Math.max(0, ...catalog.models().map((m) => m.contextWindow)),
+    // JSON output when some model can give it.
+    capabilities: [
+      'chat',
+      'streaming',
+      'auto_routing',
+      ...[JSON_CAPABILITY, JSON_SCHEMA_CAPABILITY].filter((c) =>
+        catalog.models().some((m) => m.capabilities?.includes(c)),
+      ),
+    ],
+  });
+  /** An enabled catalog model as ListModels and GetModel describe it. */
+  const modelOf = (m: RoutableModel): routerV1.Model => ({
+    id: m.id,
+    object: 'model',
+    created,
+    ownedBy: m.provider,
+    provider: m.provider,
+    simulated: m.simulated,
+    pricing: { inputPerMtok: m.inputPerMTok, outputPerMtok: m.outputPerMTok },
+    contextWindow: m.contextWindow,
+    capabilities: [...(m.capabilities ?? [])],
+  });
   return bindService(
     routerV1.RouterServiceService,
     {
@@ -175,17 +172,18 @@ export function routerServiceImplementation(
       },
 
       async listModels() {
-        return { object: 'list', data: listing() };
+        return { object: 'list', data: [autoModel(), ...catalog.models().map(modelOf)] };
       },
 
       async getModel(req) {
         if (!req.model) throw invalidArgument('model: required; send a model id from GET /api/v1/models');
-        const model = listing().find((m) => m.id === req.model);
+        if (req.model === AUTO_MODEL) return { model: autoModel() };
+        const model = catalog.get(req.model);
         if (!model)
           throw notFound(
             `model: no enabled model "${req.model.slice(0, 128)}"; GET /api/v1/models lists the ids to use`,
           );
-        return { model };
+        return { model: modelOf(model) };
       },
     },
     options,
