@@ -237,6 +237,24 @@ export function feedbackOf(item: StreamItem, model: string, useRatings: boolean)
 type CellMap = Map<string, CellSums>;
 
 /**
+ * Global cells as K-anonymity lets an account without personal cells see them: decide() leaves the asking
+ * account out of a cell's K contributors through its own cell, which global-only learning does not pass, so
+ * the account is taken out of the counts here (else the baseline would see cells that routing may not).
+ */
+function othersOnly(
+  cells: ReadonlyMap<string, GlobalCellSums> | undefined,
+  accounts: ReadonlyMap<string, ReadonlySet<number>>,
+  keyPrefix: string,
+  account: number,
+): Map<string, GlobalCellSums> | undefined {
+  if (cells === undefined) return undefined;
+  const out = new Map<string, GlobalCellSums>();
+  for (const [model, cell] of cells)
+    out.set(model, accounts.get(keyPrefix + model)?.has(account) ? globalCell(cell, cell.contributors - 1) : cell);
+  return out;
+}
+
+/**
  * routeplex under replay: the production decide() over per-account and global cells that are fed
  * with production contribution cells. `personal: false` is global-only learning (same signals, no
  * per-account cells).
@@ -266,8 +284,13 @@ export function routeplexPolicy(
         promptTokens: item.row.promptTokens,
         preference: opt.preference,
         personal: flags.personal ? personal.get(`${item.account}:${type}`) : undefined,
-        global: global.get(type),
-        pooled: { personal: flags.personal ? personalPool.get(item.account) : undefined, global: globalPool },
+        global: flags.personal
+          ? global.get(type)
+          : othersOnly(global.get(type), accountsWith, `${type}:`, item.account),
+        pooled: {
+          personal: flags.personal ? personalPool.get(item.account) : undefined,
+          global: flags.personal ? globalPool : othersOnly(globalPool, poolAccounts, '', item.account),
+        },
         config: cfg,
         nowMs: timeOf(step),
         rng,

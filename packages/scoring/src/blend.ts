@@ -176,7 +176,7 @@ function pooledVariance(v: number, n: number, cfg: Pick<ScoringConfig, 'globalPr
   return Math.max(pooled, cfg.exploration.minVariance);
 }
 
-/** Read a personal and a (K-anonymity gated) global cell and blend them with the prior. */
+/** Read a personal and a global cell (gated by K-anonymity: K accounts besides the personal cell's) and blend them with the prior. */
 export function estimateQuality(
   prior: number,
   personal: CellSums | undefined,
@@ -186,6 +186,6 @@ export function estimateQuality(
   pooled?: CellSums | undefined,
 ): QualityEstimate {
   const p = personal ? readCell(personal, nowMs, cfg) : undefined;
-  const g = global && isGlobalCellUsable(global, cfg) ? readCell(global, nowMs, cfg) : undefined;
+  const g = global && isGlobalCellUsable(global, cfg, personal) ? readCell(global, nowMs, cfg) : undefined;
   return blendQuality(prior, p, g, cfg, pooled ? readCell(pooled, nowMs, cfg) : undefined);
 }

@@ -315,21 +315,17 @@ export function histogramQuantile(hist: readonly number[], p: number, total = hi
   return LATENCY_MAX_MS;
 }
 
-/** Whether a global cell may steer routing or appear in an answer (K-anonymity). */
+/**
+ * Whether a global cell may steer an account's routing or appear in its answers (K-anonymity): K accounts
+ * besides the one asking must back it. `own` is the asking account's cell of the same (query type, model):
+ * with an answered request in it the account is one of the cell's contributors, as the store counts them,
+ * and counted among the K it could subtract its own share and read the aggregate of K - 1 others.
+ */
 export function isGlobalCellUsable(
   cell: Pick<GlobalCellSums, 'contributors'> | undefined,
   cfg: Pick<ScoringConfig, 'anonymityK'>,
+  own?: Pick<CellSums, 'requests'> | undefined,
 ): boolean {
-  return cell !== undefined && cell.contributors >= cfg.anonymityK;
-}
-
-/** Keep only the global cells that pass the anonymity threshold. */
-export function gateGlobalCells<T extends Pick<GlobalCellSums, 'contributors'>>(
-  cells: ReadonlyMap<string, T> | Readonly<Record<string, T>>,
-  cfg: Pick<ScoringConfig, 'anonymityK'>,
-): Map<string, T> {
-  const out = new Map<string, T>();
-  const entries = cells instanceof Map ? cells.entries() : Object.entries(cells as Record<string, T>);
-  for (const [k, v] of entries) if (isGlobalCellUsable(v, cfg)) out.set(k, v);
-  return out;
+  if (cell === undefined) return false;
+  return cell.contributors - (own !== undefined && own.requests > 0 ? 1 : 0) >= cfg.anonymityK;
 }

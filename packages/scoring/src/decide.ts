@@ -66,7 +66,7 @@ export interface DecideInput {
   constraints?: DecisionConstraints | undefined;
   /** This account's cells for this query type, by model id. */
   personal?: CellLookup<CellSums> | undefined;
-  /** Global cells for this query type, by model id (gated by K-anonymity here). */
+  /** Global cells for this query type, by model id (gated here by K-anonymity: K accounts besides this one). */
   global?: CellLookup<GlobalCellSums> | undefined;
   /**
    * Optional: cells of each model summed over all query types, used as the prior of the per-type
@@ -284,7 +284,7 @@ function decideWith(input: DecideInput, cfg: ScoringConfig, s: Scratch): Decisio
     }
     const pCell = lookup(input.personal, c.id);
     const gCell = lookup(input.global, c.id);
-    const hasG = gCell !== undefined && isGlobalCellUsable(gCell, cfg);
+    const hasG = gCell !== undefined && isGlobalCellUsable(gCell, cfg, pCell);
     readView(pCell, true, vp);
     readView(hasG ? gCell : undefined, true, vg);
     const catalogCost = catalogCostUsd(c, input.promptTokens, completion);
@@ -320,7 +320,7 @@ function decideWith(input: DecideInput, cfg: ScoringConfig, s: Scratch): Decisio
     const failureRate = blendObserved(0, vp[V_FAILURE]!, vp[V_CALLS]!, vg[V_FAILURE]!, vg[V_CALLS]!, strength);
     const gPool = lookup(pooledGlobal, c.id);
     const pPool = lookup(pooledPersonal, c.id);
-    const poolCell = gPool && isGlobalCellUsable(gPool, cfg) ? gPool : pPool;
+    const poolCell = gPool && isGlobalCellUsable(gPool, cfg, pPool) ? gPool : pPool;
     const hasX = poolCell !== undefined;
     readView(poolCell, false, vx);
     const prior = priorQualityOf(c, input.queryType);

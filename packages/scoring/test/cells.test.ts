@@ -9,7 +9,6 @@ import {
   copyCell,
   defaultScoringConfig as cfg,
   emptyCell,
-  gateGlobalCells,
   globalCell,
   histogramQuantile,
   isGlobalCellUsable,
@@ -183,8 +182,16 @@ describe('cells', () => {
     const g = { ...contributionCell({ quality: 0.9, atMs: T0 }, cfg), contributors: 2 };
     expect(isGlobalCellUsable(g, cfg)).to.equal(false);
     expect(isGlobalCellUsable({ ...g, contributors: 3 }, cfg)).to.equal(true);
-    const gated = gateGlobalCells({ a: g, b: { ...g, contributors: 5 } }, cfg);
-    expect([...gated.keys()]).to.deep.equal(['b']);
+  });
+
+  it('counts K accounts besides the asking one, which an answered request of its own makes a contributor', () => {
+    const g = { ...contributionCell({ quality: 0.9, atMs: T0 }, cfg), contributors: 3 };
+    const answered = contributionCell({ quality: 0.6, atMs: T0 }, cfg);
+    const failedOnly = contributionCell({ failed: true, atMs: T0 }, cfg);
+    expect(isGlobalCellUsable(g, cfg, answered)).to.equal(false);
+    expect(isGlobalCellUsable({ ...g, contributors: 4 }, cfg, answered)).to.equal(true);
+    expect(isGlobalCellUsable(g, cfg, failedOnly)).to.equal(true);
+    expect(isGlobalCellUsable(g, cfg, emptyCell())).to.equal(true);
   });
 
   it('copies a cell without the extra fields of a row, and without sharing its histogram', () => {

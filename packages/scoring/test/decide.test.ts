@@ -199,6 +199,20 @@ describe('decide', () => {
     expect(small.estimatedQuality).to.equal(0.6);
   });
 
+  it("does not count the asking account among a global cell's K contributors", () => {
+    const own = { small: cellOf(0.5, 4) };
+    const estimate = (global?: Record<string, GlobalCellSums>, pooledGlobal?: Record<string, GlobalCellSums>) =>
+      decide(
+        base({ personal: own, global, pooled: { personal: own, global: pooledGlobal }, rng: mulberry32(5) }),
+      ).candidates.find((c) => c.model === 'small')!.estimatedQuality;
+    const alone = estimate();
+    // Three contributors, one of them this account: only two others, below K = 3.
+    expect(estimate({ small: { ...cellOf(1, 500), contributors: 3 } })).to.equal(alone);
+    expect(estimate(undefined, { small: { ...cellOf(1, 500), contributors: 3 } })).to.equal(alone);
+    expect(estimate({ small: { ...cellOf(1, 500), contributors: 4 } })).to.be.greaterThan(alone + 0.1);
+    expect(estimate(undefined, { small: { ...cellOf(1, 500), contributors: 4 } })).to.be.greaterThan(alone + 0.1);
+  });
+
   it('says when personal data changed the choice, and reports the stage', () => {
     const global: Record<string, GlobalCellSums> = {
       big: { ...cellOf(0.9, 200), contributors: 10 },

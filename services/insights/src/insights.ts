@@ -5,6 +5,7 @@ import {
   Z95,
   compareCells,
   isCheaperEquivalent,
+  isGlobalCellUsable,
   isQueryType,
   personalWeight,
   readCell,
@@ -339,11 +340,10 @@ export function recommendationsFor(
 
   // 3. Cheaper models the caller has hardly tried, from global patterns backed by at least K accounts besides
   // the caller (whose own cell may be one of the contributors: with it counted, K - 1 others would do).
-  const callerCells = new Set(input.cells.map((c) => `${c.queryType}\u0000${c.model}`));
+  const callerCells = new Map(input.cells.map((c) => [`${c.queryType}\u0000${c.model}`, c]));
   const usable = input.global.filter(
     (g) =>
-      isQueryType(g.queryType) &&
-      g.contributors - (callerCells.has(`${g.queryType}\u0000${g.model}`) ? 1 : 0) >= scoring.anonymityK,
+      isQueryType(g.queryType) && isGlobalCellUsable(g, scoring, callerCells.get(`${g.queryType}\u0000${g.model}`)),
   );
   const suggestedTypes = new Set(personal.map((r) => r.queryType));
   const byType = new Map<string, AccountCell[]>();

@@ -333,6 +333,25 @@ describe('insights computations', () => {
       const others = recommendationsFor(input({ cells, global: globals(scoring.anonymityK + 1) }));
       expect(others.find((r) => r.kind === Kind.RECOMMENDATION_KIND_SWITCH_MODEL)).to.include({ model: 'cheap' });
     });
+
+    it('does not count the caller among the contributors of a cell where it has only failed calls', () => {
+      // As the store counts contributors: an account with no answer in a cell held no quality there.
+      const cells = [
+        mine('translation', 'pricey', cellOf({ qualities: [0.8], count: 30, costUsd: 0.01 })),
+        mine('translation', 'cheap', cellOf({ qualities: [], count: 0, failures: 2 })),
+      ];
+      const globals = [
+        global('translation', 'pricey', cellOf({ qualities: [0.78, 0.82], count: 300, costUsd: 0.01 }), 5),
+        global(
+          'translation',
+          'cheap',
+          cellOf({ qualities: [0.77, 0.83], count: 300, costUsd: 0.001 }),
+          scoring.anonymityK,
+        ),
+      ];
+      const recs = recommendationsFor(input({ cells, global: globals }));
+      expect(recs.find((r) => r.kind === Kind.RECOMMENDATION_KIND_SWITCH_MODEL)).to.include({ model: 'cheap' });
+    });
   });
 
   it('learningDashboard assembles every part and stamps the time', () => {
