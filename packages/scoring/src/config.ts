@@ -45,6 +45,8 @@ export interface ScoringConfig {
 /**
  * Defaults, and why:
  * - half-life 30 days: model versions and prompts drift on a scale of weeks; a month keeps ~3 months of useful memory.
+ *   The scaled sums stay finite until 2103 with it (scaleHorizonMs); the shortest half-life accepted is about
+ *   5.7 days (15 years).
  * - k = 30: thirty heuristic observations (about ten ratings) of an account (or of one query type, when
  *   the parent is the model's all-types record) weigh as much as the parent estimate. A single
  *   answer's score is noisy (sd ~0.25 for ratings; the heuristic is a weak proxy), so ten observations
@@ -101,6 +103,24 @@ export function makeScoringConfig(overrides: DeepPartial<ScoringConfig> = {}): S
   return cfg;
 }
 
+/**
+ * The largest power of two a contribution's scale 2^((t - epochMs) / halfLifeMs) may reach: sums of a
+ * billion contributions of up to two minutes' latency (2^30 x 2^17 x 2^960 < 2^1008) stay finite as
+ * doubles, in memory and in PostgreSQL's float8 columns. Cells are never re-expressed against a later
+ * epoch, so the half-life fixes how long the statistics stay usable.
+ */
+export const MAX_SCALE_EXPONENT = 960;
+
+/** How long after the epoch the statistics must stay finite for a configuration to be accepted. */
+export const MIN_SCALE_HORIZON_YEARS = 15;
+
+const YEAR_MS = 365.25 * 24 * 3600 * 1000;
+
+/** Until when (ms since 1970) scaled statistics stay finite: MAX_SCALE_EXPONENT half-lives after the epoch. */
+export function scaleHorizonMs(cfg: Pick<ScoringConfig, 'epochMs' | 'halfLifeMs'>): number {
+  return cfg.epochMs + MAX_SCALE_EXPONENT * cfg.halfLifeMs;
+}
+
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
 export function validateScoringConfig(cfg: ScoringConfig): void {
@@ -109,6 +129,13 @@ export function validateScoringConfig(cfg: ScoringConfig): void {
   };
   if (!(cfg.halfLifeMs > 0)) fail('halfLifeMs', 'a positive number of milliseconds', cfg.halfLifeMs);
   if (!Number.isFinite(cfg.epochMs)) fail('epochMs', 'a finite timestamp in ms', cfg.epochMs);
+  const minHalfLifeMs = (MIN_SCALE_HORIZON_YEARS * YEAR_MS) / MAX_SCALE_EXPONENT;
+  if (!(cfg.halfLifeMs >= minHalfLifeMs))
+    fail(
+      'halfLifeMs',
+      `at least ${Math.ceil(minHalfLifeMs / 3_600_000)} hours (statistics are scaled by 2^(time since epochMs / halfLifeMs) and must stay finite for ${MIN_SCALE_HORIZON_YEARS} years)`,
+      cfg.halfLifeMs,
+    );
   if (!(cfg.priorStrength > 0)) fail('priorStrength', 'positive', cfg.priorStrength);
   if (!(cfg.globalPriorStrength > 0)) fail('globalPriorStrength', 'positive', cfg.globalPriorStrength);
   if (!(cfg.typePoolStrength > 0)) fail('typePoolStrength', 'positive', cfg.typePoolStrength);
