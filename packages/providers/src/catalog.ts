@@ -70,6 +70,11 @@ const entrySchema = z.strictObject({
   capabilities: z.array(z.string().min(1)),
   priorQuality: qualityByType,
   typicalLatencyMs: z.number().positive(),
+  /**
+   * OpenAI protocol only: the request field that carries max_tokens. OpenAI's reasoning models (o-series,
+   * gpt-5) refuse `max_tokens` and take `max_completion_tokens`; other compatible servers may know only the former.
+   */
+  maxTokensField: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
   simulated: simulatedSchema.optional(),
 });
 
@@ -106,6 +111,8 @@ export interface ModelEntry {
   simulated: boolean;
   /** The simulator profile, for simulator models. */
   simulation: SimulatedProfile | undefined;
+  /** OpenAI protocol: the request field that carries max_tokens (default `max_tokens`). */
+  maxTokensField: 'max_tokens' | 'max_completion_tokens' | undefined;
   description: string | undefined;
   enabled: boolean;
   /** Why a disabled entry is off and how to switch it on. */
@@ -253,6 +260,8 @@ export function validateCatalog(raw: unknown, source = '(inline)'): EntryInput[]
     } else if (typeof raw.provider === 'string' && raw.simulated !== undefined) {
       add('simulated', `is only for provider "simulator", not "${raw.provider}"; remove it`);
     }
+    if (raw.maxTokensField !== undefined && typeof raw.provider === 'string' && raw.provider !== 'openai')
+      add('maxTokensField', `is only for provider "openai", not "${raw.provider}"; remove it`);
   });
   if (problems.length > 0) throw new CatalogError(source, problems);
   return entries;
@@ -340,6 +349,7 @@ function resolveEntry(entry: EntryInput, env: Record<string, string | undefined>
     typicalLatencyMs: entry.typicalLatencyMs,
     simulated: entry.provider === 'simulator',
     simulation: entry.simulated,
+    maxTokensField: entry.maxTokensField,
     description: entry.description,
     enabled,
     disabledReason,
@@ -373,7 +383,7 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
-/** One provider per distinct upstream (protocol, name, base URL, key), shared by the entries that use it. */
+/** One provider per distinct upstream (protocol, name, base URL, key, max-tokens field), shared by the entries that use it. */
 function buildProviders(entries: ModelEntry[], options: LoadCatalogOptions): Map<string, ChatProvider> {
   const byModel = new Map<string, ChatProvider>();
   const shared = new Map<string, ChatProvider>();
@@ -389,7 +399,9 @@ function buildProviders(entries: ModelEntry[], options: LoadCatalogOptions): Map
   for (const entry of entries) {
     if (!entry.enabled || entry.simulated) continue;
     const apiKey = apiKeyOf(entry, options.env);
-    const key = [entry.protocol, entry.provider, entry.baseUrl ?? '', apiKey ?? ''].join('\u0000');
+    const key = [entry.protocol, entry.provider, entry.baseUrl ?? '', apiKey ?? '', entry.maxTokensField ?? ''].join(
+      '\u0000',
+    );
     let provider = shared.get(key);
     if (provider === undefined) {
       const common: HttpProviderOptions = { ...options.http, id: entry.provider };
@@ -400,7 +412,9 @@ function buildProviders(entries: ModelEntry[], options: LoadCatalogOptions): Map
           ? new AnthropicProvider(common)
           : entry.protocol === 'gemini'
             ? new GeminiProvider(common)
-            : new OpenAICompatibleProvider(common);
+            : new OpenAICompatibleProvider(
+                entry.maxTokensField === undefined ? common : { ...common, maxTokensField: entry.maxTokensField },
+              );
       shared.set(key, provider);
     }
     byModel.set(entry.id, provider);

@@ -131,6 +131,46 @@ describe('loadCatalog', () => {
     }
   });
 
+  it("sends the output limit in each OpenAI entry's maxTokensField, and refuses the field for other protocols", async () => {
+    const server = await startServer((_req, res) =>
+      sendJson(res, 200, {
+        model: 'm',
+        choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'hi' } }],
+        usage: { prompt_tokens: 1, completion_tokens: 1 },
+      }),
+    );
+    try {
+      const openai = (id: string, field?: string) =>
+        entry({ id, provider: 'openai', baseUrl: `${server.url}/v1`, simulated: undefined, maxTokensField: field });
+      const catalog = load({
+        env: {},
+        json: {
+          models: [openai('reasoner', 'max_completion_tokens'), openai('classic'), openai('legacy', 'max_tokens')],
+        },
+      });
+      for (const id of ['reasoner', 'classic', 'legacy'])
+        await catalog.provider(id).complete({ model: id, maxTokens: 77, messages: [{ role: 'user', content: 'x' }] });
+      const limits = server.requests.map((r) => {
+        const body = r.body as Record<string, unknown>;
+        return [body.model, body.max_completion_tokens, body.max_tokens];
+      });
+      expect(limits).to.deep.equal([
+        ['reasoner', 77, undefined],
+        ['classic', undefined, 77],
+        ['legacy', undefined, 77],
+      ]);
+    } finally {
+      await server.close();
+    }
+    const error = catalogErrorOf(() =>
+      loadCatalog({
+        env: {},
+        json: { models: [entry({ provider: 'anthropic', simulated: undefined, maxTokensField: 'max_tokens' })] },
+      }),
+    );
+    expect(error.message).to.include('field "maxTokensField": is only for provider "openai", not "anthropic"');
+  });
+
   it('names the upstream of a base URL with a port in characters the store records', () => {
     const local = (id: string, baseUrl: string) =>
       entry({ id, provider: 'openai', baseUrl, apiKeyEnv: 'LOCAL_KEY', simulated: undefined });
