@@ -59,7 +59,8 @@ export class CircuitBreaker {
 
   /**
    * Asks to make a call. True in the closed state; in the half-open state true for exactly one caller (the probe)
-   * until it reports; false while open. A caller that got true must report with `onSuccess` or `onFailure`.
+   * until it reports; false while open. A caller that got true must report with `onSuccess`, `onFailure` or
+   * `release`.
    */
   tryAcquire(): boolean {
     const state = this.getState();
@@ -69,6 +70,15 @@ export class CircuitBreaker {
     this.state = 'half_open';
     this.probeStartedAt = this.options.now();
     return true;
+  }
+
+  /**
+   * The call said nothing of the upstream's health (the request itself was refused, or its caller went away):
+   * a half-open probe is handed back at once, so that the next caller probes instead of waiting until the
+   * reservation goes stale.
+   */
+  release(): void {
+    this.probeStartedAt = undefined;
   }
 
   onSuccess(): void {

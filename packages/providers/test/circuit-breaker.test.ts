@@ -77,6 +77,20 @@ describe('CircuitBreaker', () => {
     expect(b.tryAcquire()).to.equal(true);
   });
 
+  it('hands a released probe to the next caller at once, without closing or re-opening the circuit', () => {
+    const b = breaker();
+    for (let i = 0; i < 3; i++) b.onFailure();
+    now = 1_000;
+    expect(b.tryAcquire()).to.equal(true);
+    b.release();
+    expect(b.getState()).to.equal('half_open');
+    expect(b.isAvailable()).to.equal(true);
+    expect(b.tryAcquire()).to.equal(true);
+    expect(b.tryAcquire()).to.equal(false);
+    b.onFailure();
+    expect(b.getState()).to.equal('open');
+  });
+
   it('rejects a threshold below one', () => {
     expect(() => new CircuitBreaker({ failureThreshold: 0, coolDownMs: 1, now: clock })).to.throw(RangeError);
   });

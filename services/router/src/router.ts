@@ -136,11 +136,16 @@ export class Router {
         });
         result = { ...answer, usage: answer.usage ?? estimatedUsage(plan, answer.text) };
       } catch (err) {
-        if (signal.aborted) throw err;
+        if (signal.aborted) {
+          breaker.release();
+          throw err;
+        }
         this.noteFailure(err, model, breaker, plan, started, attempts, failures);
         continue;
       }
       breaker.onSuccess();
+      // The answer came back after the caller went away: a cancelled request records nothing.
+      if (signal.aborted) throw cancelled();
       const latencyMs = this.o.now() - started;
       attempts.push({ model: model.id, provider: model.provider, errorCode: '', latencyMs });
       const routing = this.routingInfo(plan, input, model, attempts);
@@ -176,11 +181,15 @@ export class Router {
       try {
         first = await iterator.next();
       } catch (err) {
-        if (signal.aborted) throw err;
+        if (signal.aborted) {
+          breaker.release();
+          throw err;
+        }
         this.noteFailure(err, model, breaker, plan, started, attempts, failures);
         continue;
       }
-      attempts.push({ model: model.id, provider: model.provider, errorCode: '', latencyMs: 0 });
+      // The routing block goes out with the first chunk: the attempt's latency is its time to that chunk.
+      attempts.push({ model: model.id, provider: model.provider, errorCode: '', latencyMs: this.o.now() - started });
       const routing = this.routingInfo(plan, input, model, attempts);
       const base = { requestId: plan.requestId, createdMs: plan.createdMs };
       let text = '';
@@ -190,6 +199,8 @@ export class Router {
       let closing: ChatChunk | undefined;
       // Whether the provider's stream has ended (done or thrown); until then it holds an upstream request open.
       let ended = false;
+      // Whether the breaker has heard of a failure of this call.
+      let reported = false;
       try {
         await emit({ ...base, routing });
         let step = first;
@@ -208,19 +219,28 @@ export class Router {
           } catch (err) {
             ended = true;
             // A failure of the consumer (emit) is not the provider's: only the provider's own errors count.
-            if (!signal.aborted && countsAgainstHealth(err)) breaker.onFailure();
+            if (!signal.aborted && countsAgainstHealth(err)) {
+              breaker.onFailure();
+              reported = true;
+            }
             throw err;
           }
         }
         ended = true;
+      } catch (err) {
+        // Cancelled, refused mid-stream or stopped by the consumer: nothing was learnt of the upstream's health.
+        if (!reported) breaker.release();
+        throw err;
       } finally {
         // The consumer stopped first: closing the iterator runs the provider's cleanup (aborts the upstream
         // request, clears its timer). As in for-of, the consumer's error wins over one from the cleanup.
         if (!ended) await iterator.return?.().catch(() => undefined);
       }
       breaker.onSuccess();
+      // The provider may end a stream the caller has cancelled from what it had already read (the last
+      // bytes held the end): the answer was never delivered, and a cancelled request records nothing.
+      if (signal.aborted) throw cancelled();
       const latencyMs = this.o.now() - started;
-      attempts[attempts.length - 1]!.latencyMs = latencyMs;
       const result: CountedResult = {
         text,
         finishReason,
@@ -406,7 +426,10 @@ export class Router {
       errorCode: codeOf(err),
       latencyMs: this.o.now() - started,
     });
-    if (!countsAgainstHealth(err)) return;
+    if (!countsAgainstHealth(err)) {
+      breaker.release();
+      return;
+    }
     breaker.onFailure();
     failures.push(this.failureDelta(plan.queryType, model.id));
   }
@@ -600,7 +623,19 @@ function recordRefused(err: unknown): DomainError {
   });
 }
 
+function cancelled(): DomainError {
+  return new DomainError('CANCELLED', 'the call was cancelled by the client');
+}
+
 function noEligibleModel(err: NoEligibleModelError, input: ChatInput): DomainError {
+  // Models left out only because their upstream is failing: the request is fine, the outage is not (retry).
+  const unhealthy = err.rejections.filter((r) => r.reason === 'unhealthy').map((r) => r.model);
+  if (unhealthy.length > 0)
+    return new DomainError(
+      'UNAVAILABLE',
+      `no model can be tried now: ${unhealthy.join(', ')} ${unhealthy.length === 1 ? 'is' : 'are'} temporarily disabled after failures; retry shortly`,
+      { cause: err },
+    );
   const contextOnly = err.rejections.length > 0 && err.rejections.every((r) => r.reason === 'context_window');
   if (contextOnly)
     return invalidArgument(

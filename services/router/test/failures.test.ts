@@ -116,6 +116,44 @@ describe("failures that are not the model's do not count against it", function (
   });
 });
 
+describe('a stream the client cancels', function () {
+  let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
+  let r: Awaited<ReturnType<typeof startTestRouter>>;
+
+  before(async () => {
+    upstream = await startFakeUpstream();
+    r = await startTestRouter({
+      upstreamUrl: upstream.url,
+      extraModels: [upstreamModel(upstream.url, 'bursting', 'burst', 0.5, 1)],
+    });
+  });
+  after(async () => {
+    await r.close();
+    await upstream.close();
+  });
+
+  it('records nothing, even when the upstream had already sent the whole answer in one piece', async () => {
+    const input = validateChatRequest(
+      routerV1.CreateChatCompletionRequest.fromPartial({ model: 'bursting', messages: user('Tell me a story') }),
+    );
+    const client = new AbortController();
+    let chunks = 0;
+    const err = await r.service.router
+      .stream(r.account.id, input, client.signal, async (event) => {
+        // The client goes away with the first words; what the router sends from then on reaches no one.
+        if (event.chunk?.deltaText && ++chunks === 1) client.abort();
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e as { code?: string },
+      );
+    expect(err?.code).to.equal('CANCELLED');
+    await r.store.flush();
+    expect((await r.store.loadAccountCells(r.account.id)).filter((c) => c.model === 'bursting')).to.deep.equal([]);
+    expect(upstream.calls).to.deep.equal(['burst']);
+  });
+});
+
 describe('a request whose record the store refuses', function () {
   let upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
   let r: Awaited<ReturnType<typeof startTestRouter>>;
@@ -184,7 +222,11 @@ describe("a model's circuit breaker", function () {
   before(async () => {
     upstream = await startFakeUpstream();
     // Opens after two failures, for the harness's cool-down of 1 s.
-    r = await startTestRouter({ upstreamUrl: upstream.url, breakerFailures: 2 });
+    r = await startTestRouter({
+      upstreamUrl: upstream.url,
+      breakerFailures: 2,
+      extraModels: [upstreamModel(upstream.url, 'switchable', 'switch', 0.5, 1)],
+    });
   });
   after(async () => {
     await r.close();
@@ -212,6 +254,28 @@ describe("a model's circuit breaker", function () {
     expect(results.map((e) => e.code)).to.deep.equal(Array(5).fill(status.UNAVAILABLE));
     expect(upstreamCalls()).to.equal(before + 1);
     expect(results.filter((e) => /temporarily disabled/.test(e.details))).to.have.length(4);
+  });
+
+  it('answers automatic routing during an outage with UNAVAILABLE, and hands back a probe the request itself spoilt', async () => {
+    const messages = user('Tell me a story');
+    upstream.setSwitch('fail-500');
+    for (let i = 0; i < 2; i++)
+      expect((await grpcError(r.complete({ model: 'switchable', messages }))).code).to.equal(status.UNAVAILABLE);
+    // Open: the only allowed model is out for a while. Retrying later helps (not a 400 to fix the request).
+    const outage = await grpcError(
+      r.complete({ model: 'routeplex-ai', messages, routing: { allowedModels: ['switchable'] } }),
+    );
+    expect(outage.code, outage.details).to.equal(status.UNAVAILABLE);
+    expect(outage.details).to.match(/switchable is temporarily disabled after failures; retry shortly/);
+
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // The probe is a request the upstream refuses as invalid: that says nothing of the upstream's health...
+    upstream.setSwitch('fail-400');
+    expect((await grpcError(r.complete({ model: 'switchable', messages }))).code).to.equal(status.INVALID_ARGUMENT);
+    // ... so the next caller probes at once, instead of being refused until the reservation goes stale.
+    upstream.setSwitch('answer');
+    const res = await r.complete({ model: 'switchable', messages });
+    expect(res.routing!.model).to.equal('switchable');
   });
 });
 

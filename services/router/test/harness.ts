@@ -14,8 +14,9 @@ import { startRouterService } from '../src/index.js';
  * answers without reporting token usage (as some OpenAI-compatible servers do), `odd-finish` ends with a finish
  * reason OpenAI does not have, `echo`
  * answers with the last user message (so that canaries reach the answer), `stall` streams two chunks and then
- * holds the stream open until the client goes away, anything else answers a fixed text. It speaks the real
- * protocol, unary and SSE.
+ * holds the stream open until the client goes away, `burst` streams its whole answer in one write (as a fast
+ * upstream's short answer arrives), `switch` behaves as `fail-500`, `fail-400` or a plain answer as the test sets
+ * with `setSwitch`, anything else answers a fixed text. It speaks the real protocol, unary and SSE.
  */
 export async function startFakeUpstream() {
   const calls: string[] = [];
@@ -32,6 +33,7 @@ export async function startFakeUpstream() {
   };
   const sseChunk = (model: string, delta: object, finishReason: string | null) =>
     `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model, choices: [{ index: 0, delta, finish_reason: finishReason }] })}\n\n`;
+  let switchMode: 'fail-500' | 'fail-400' | 'answer' = 'answer';
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -44,12 +46,13 @@ export async function startFakeUpstream() {
       calls.push(payload.model);
       bodies.push(payload);
       const last = payload.messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
-      if (payload.model === 'fail-500') {
+      const behaviour = payload.model === 'switch' ? switchMode : payload.model;
+      if (behaviour === 'fail-500') {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message: 'upstream broke', type: 'server_error' } }));
         return;
       }
-      if (payload.model === 'fail-400') {
+      if (behaviour === 'fail-400') {
         res.writeHead(400, { 'content-type': 'application/json' });
         res.end(
           JSON.stringify({ error: { message: `this prompt is not accepted: ${last}`, type: 'invalid_request_error' } }),
@@ -66,19 +69,20 @@ export async function startFakeUpstream() {
       const text = payload.model === 'echo' ? `You said: ${last}` : 'Here is an answer.\n\n```js\nconst x = 1;\n```';
       if (payload.stream) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const words = text.split(/(?<= )/);
-        for (const w of words)
-          res.write(
-            `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: payload.model, choices: [{ index: 0, delta: { content: w }, finish_reason: null }] })}\n\n`,
-          );
-        res.write(
-          `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: payload.model, choices: [{ index: 0, delta: {}, finish_reason: payload.model === 'odd-finish' ? 'pause_turn' : 'stop' }] })}\n\n`,
-        );
+        const events = text
+          .split(/(?<= )/)
+          .map((w) => sseChunk(payload.model, { content: w }, null))
+          .concat(sseChunk(payload.model, {}, payload.model === 'odd-finish' ? 'pause_turn' : 'stop'));
         if (payload.model !== 'no-usage')
-          res.write(
+          events.push(
             `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model: payload.model, choices: [], usage: { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 } })}\n\n`,
           );
-        res.end('data: [DONE]\n\n');
+        events.push('data: [DONE]\n\n');
+        if (payload.model === 'burst') res.end(events.join(''));
+        else {
+          for (const e of events.slice(0, -1)) res.write(e);
+          res.end(events.at(-1));
+        }
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -113,6 +117,10 @@ export async function startFakeUpstream() {
         if (stallsClosed >= count) resolve();
         else closeWaiters.push({ count, resolve });
       }),
+    /** How the `switch` model answers from now on. */
+    setSwitch: (mode: typeof switchMode) => {
+      switchMode = mode;
+    },
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
