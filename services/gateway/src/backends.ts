@@ -1,4 +1,5 @@
 import { Client, credentials, type ChannelOptions } from '@grpc/grpc-js';
+import { MAX_MESSAGE_BYTES } from '@routeplex/platform';
 
 /** Backend addresses: service full name -> `host:port`; `default` serves every service not named. */
 export type BackendMap = Readonly<Record<string, string>>;
@@ -22,6 +23,9 @@ const CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.keepalive_time_ms': 30_000,
   'grpc.keepalive_timeout_ms': 10_000,
   'grpc.keepalive_permit_without_calls': 1,
+  // Answers as large as the requests the services take (grpc-js's default is 4 MiB): past it an answer already
+  // paid for and recorded would reach the client as an error.
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
 };
 
 /**

@@ -35,13 +35,24 @@ export interface GatewayOptions {
   /** URL prefix of the static files, e.g. `/dashboard`; required with `staticDir`. */
   staticPrefix?: string;
   logger?: GatewayLogger;
+  /**
+   * A streaming client that takes none of the answer for this long is disconnected, which cancels its backend
+   * call (default 60 s): a client that stops reading would otherwise hold the call, and the upstream request
+   * behind it, for as long as its connection lives.
+   */
+  stalledClientMs?: number;
+  /** How long close() lets answers in flight finish before it cuts their connections (default 10 s). */
+  shutdownGraceMs?: number;
 }
 
 export interface Gateway {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
   url: string;
   port: number;
-  /** Stops accepting connections, ends idle ones, and closes the backend channels. */
+  /**
+   * Stops accepting connections, ends idle ones, lets answers in flight finish for the grace period (then cuts
+   * their connections, cancelling their calls), and closes the backend channels.
+   */
   close(): Promise<void>;
 }
 
@@ -78,6 +89,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     openApiBody,
     staticHandler,
     options.logger,
+    options.stalledClientMs ?? 60_000,
   );
 
   // While closing, an answer ends its connection: kept alive, it would hold close() for the keep-alive
@@ -116,7 +128,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       closing = true;
       for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        const cut = setTimeout(() => server.closeAllConnections(), options.shutdownGraceMs ?? 10_000);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
         server.closeIdleConnections();
       });
       backends.close();
@@ -162,6 +178,7 @@ class RequestHandler {
     private readonly openApiBody: Buffer,
     private readonly staticHandler: StaticHandler | undefined,
     private readonly logger: GatewayLogger | undefined,
+    private readonly stalledClientMs: number,
   ) {}
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -309,7 +326,12 @@ class RequestHandler {
       start();
       if (!res.write(`data: ${json}\n\n`)) {
         call.pause();
-        res.once('drain', () => call.resume());
+        // Unreferenced rather than cleared on close: destroying a closed response does nothing.
+        const stalled = setTimeout(() => res.destroy(), this.stalledClientMs).unref();
+        res.once('drain', () => {
+          clearTimeout(stalled);
+          call.resume();
+        });
       }
     });
     call.on('error', (err: ServiceError) => {
@@ -366,7 +388,12 @@ class RequestHandler {
         chunks.push(chunk);
       };
       req.on('data', onData);
-      req.once('error', reject);
+      // The client went away while sending: nothing to answer, and no failure of the gateway's to log.
+      req.once('error', (err) =>
+        reject(
+          new GatewayError('CANCELLED', 'the client closed the connection while sending the body', { cause: err }),
+        ),
+      );
       req.once('end', () => {
         if (size > this.bodyLimit) return;
         if (size === 0) return resolve(undefined);

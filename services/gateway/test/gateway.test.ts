@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import OpenAI from 'openai';
-import { createGateway, type Gateway } from '../src/index.js';
+import { createGateway, type Gateway, type GatewayOptions } from '../src/index.js';
 import { startContractBackends, type ContractBackends } from './support/contract-backends.js';
 
 const AUTH = { authorization: 'Bearer rpx_test_key' };
@@ -654,6 +654,82 @@ function rawRequest(
     socket.write('0\r\n\r\n');
   });
 }
+
+describe('gateway clients that stop reading or leave mid-upload', () => {
+  let backends: ContractBackends;
+  before(async () => {
+    backends = await startContractBackends();
+  });
+  after(async () => {
+    await backends.close();
+  });
+
+  const gatewayWith = (options: Partial<GatewayOptions>) =>
+    createGateway({
+      host: '127.0.0.1',
+      port: 0,
+      backends: { default: backends.address },
+      bodyLimitBytes: 65_536,
+      ...options,
+    });
+
+  /** A streaming request whose client takes the response headers and then reads nothing more. */
+  function stopReading(gateway: Gateway) {
+    const req = httpRequest(
+      `${gateway.url}/api/v1/chat/completions`,
+      { method: 'POST', headers: JSON_HEADERS },
+      (res) => res.pause(),
+    );
+    req.on('error', () => {});
+    req.end(JSON.stringify({ ...CHAT_BODY, model: 'flood', stream: true }));
+    return req;
+  }
+
+  it('disconnects a streaming client that reads nothing for stalledClientMs, cancelling its backend call', async () => {
+    const gateway = await gatewayWith({ stalledClientMs: 300 });
+    try {
+      const req = stopReading(gateway);
+      const call = await backends.waitForCancel('StreamChatCompletion', 10_000);
+      expect(call.cancelled).to.equal(true);
+      req.destroy();
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('closes, after the grace period, with a streaming client that has stopped reading', async () => {
+    const gateway = await gatewayWith({ stalledClientMs: 600_000, shutdownGraceMs: 300 });
+    const req = stopReading(gateway);
+    await until(() => backends.calls.some((c) => c.method === 'StreamChatCompletion' && !c.cancelled));
+    const outcome = await Promise.race([
+      gateway.close().then(() => 'closed'),
+      new Promise((resolve) => setTimeout(() => resolve('still open after 10 s'), 10_000)),
+    ]);
+    expect(outcome).to.equal('closed');
+    expect((await backends.waitForCancel('StreamChatCompletion')).cancelled).to.equal(true);
+    req.destroy();
+  });
+
+  it('does not log a client that goes away while sending its body as a failure of the gateway', async () => {
+    const logged: string[] = [];
+    const note = (level: string) => (_o: object, message?: string) => void logged.push(`${level}: ${message}`);
+    const gateway = await gatewayWith({ logger: { info: () => {}, warn: note('warn'), error: note('error') } });
+    try {
+      const socket = connect(gateway.port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(
+        'POST /api/v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model":',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      socket.destroy();
+      // The gateway hears the reset within milliseconds; a failure would be logged at once.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(logged).to.deep.equal([]);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
 
 async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -4,7 +4,8 @@
 // - `Authorization: Bearer fail-<CODE>` answers every rpc with that gRPC status (e.g. fail-UNAUTHENTICATED);
 // - `Authorization: Bearer hang` (or chat model `hang`) never answers, and records when the call is cancelled;
 // - `Authorization: Bearer slow` answers after 300 ms;
-// - chat model `fail-mid-stream` streams one chunk, then fails with UNAVAILABLE.
+// - chat model `fail-mid-stream` streams one chunk, then fails with UNAVAILABLE;
+// - chat model `flood` streams 64 KiB chunks, as fast as its client takes them, until it is cancelled.
 import {
   Metadata,
   Server,
@@ -115,6 +116,15 @@ export async function startContractBackends(): Promise<ContractBackends> {
         choices: [{ index: 0, delta: { role: 'assistant', content: 'Hel' }, finishReason: '' }],
         routing: routing(call.request.model),
       });
+      if (call.request.model === 'flood') {
+        const more = () => {
+          while (!call.cancelled) {
+            const chunk = { ...base, choices: [{ index: 0, delta: { role: '', content: 'x'.repeat(65_536) } }] };
+            if (!call.write(chunk)) return void call.once('drain', more);
+          }
+        };
+        return more();
+      }
       if (call.request.model === 'fail-mid-stream') {
         call.emit('error', serviceStatus(status.UNAVAILABLE, 'provider went away'));
         return;
@@ -133,7 +143,7 @@ export async function startContractBackends(): Promise<ContractBackends> {
     })),
     listModels: unary('ListModels', (_req: routerV1.ListModelsRequest, md: Metadata) => ({
       object: 'list',
-      // `Bearer huge`: a listing over grpc-js's default 4 MiB message limit of the gateway's client.
+      // `Bearer huge`: a listing over the 8 MiB message limit of the gateway's client.
       data:
         md.get('authorization')[0] === 'Bearer huge'
           ? hugeListing()
@@ -283,7 +293,7 @@ function routing(model: string): routerV1.Routing {
 }
 
 function hugeListing(): routerV1.Model[] {
-  return Array.from({ length: 60_000 }, (_, i) => ({
+  return Array.from({ length: 120_000 }, (_, i) => ({
     id: `model-${i}-${'x'.repeat(60)}`,
     object: 'model',
     created: CREATED,
