@@ -292,19 +292,40 @@ export class UpstreamClient {
     model: string,
     accept?: string,
   ): Promise<UpstreamResponse> {
-    if (scope.signal.aborted) throw this.abortError(scope, model);
+    const signal = scope.signal;
+    if (signal.aborted) throw this.abortError(scope, model);
     // Own timer rather than undici's headersTimeout, whose coarse clock can overshoot short timeouts by a second.
     const firstByteTimer = startFirstByteTimer(scope);
     try {
-      return await this.dispatcher.request({
-        origin: this.origin,
-        path: this.pathPrefix + path,
-        method: 'POST',
-        headers: accept === undefined ? this.headers : { ...this.headers, accept },
-        body,
-        signal: scope.signal,
-        headersTimeout: 0,
-        bodyTimeout: this.idleTimeoutMs,
+      return await new Promise<UpstreamResponse>((resolve, reject) => {
+        // undici heeds `signal` only once the request has a connection; waiting for one in a busy pool, the call
+        // would outlive its deadline and the caller's cancel. undici still drops it, unsent, when its turn comes.
+        const onAbort = () => reject(this.abortError(scope, model));
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.dispatcher
+          .request({
+            origin: this.origin,
+            path: this.pathPrefix + path,
+            method: 'POST',
+            headers: accept === undefined ? this.headers : { ...this.headers, accept },
+            body,
+            signal,
+            headersTimeout: 0,
+            bodyTimeout: this.idleTimeoutMs,
+          })
+          .then(
+            (response) => {
+              signal.removeEventListener('abort', onAbort);
+              if (!signal.aborted) return resolve(response);
+              // The call already gave up: nobody will read this body, and leaving it would hold the connection.
+              response.body.destroy();
+              reject(this.abortError(scope, model));
+            },
+            (error: unknown) => {
+              signal.removeEventListener('abort', onAbort);
+              reject(this.transportError(error, scope, model));
+            },
+          );
       });
     } catch (error) {
       throw this.transportError(error, scope, model);
@@ -327,10 +348,21 @@ export class UpstreamClient {
       let headers: BufferedResponse['headers'] = {};
       let controller: Dispatcher.DispatchController | undefined;
       const signal = scope.signal;
-      const onAbort = () => controller?.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
       const settle = () => {
         signal.removeEventListener('abort', onAbort);
       };
+      const onAbort = () => {
+        if (controller !== undefined) {
+          controller.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+          return;
+        }
+        // Not dispatched yet: the request waits for a connection of the busy pool, which may take longer than the
+        // deadline, so the call fails now; onRequestStart stops the request before it is written.
+        settle();
+        reject(this.abortError(scope, model));
+      };
+      // Listening from before dispatch: the wait for a pooled connection counts against the deadline too.
+      signal.addEventListener('abort', onAbort, { once: true });
       this.dispatcher.dispatch(
         {
           origin: this.origin,
@@ -344,9 +376,9 @@ export class UpstreamClient {
         {
           onRequestStart(c) {
             // Called again when undici retries the request on a fresh connection.
-            if (controller === undefined) signal.addEventListener('abort', onAbort, { once: true });
             controller = c;
-            if (signal.aborted) onAbort();
+            // Aborting here, before the request is written, means an upstream never sees a call that gave up.
+            if (signal.aborted) c.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
           },
           onResponseStart(_c, status, responseHeaders) {
             statusCode = status;
