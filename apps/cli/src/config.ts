@@ -13,6 +13,7 @@ export const embeddedEnv = {
   GATEWAY_HOST: vars.host(),
   GATEWAY_PORT: vars.port(8080),
   GATEWAY_BODY_LIMIT_BYTES: vars.positiveInt(4 * 1024 * 1024),
+  GATEWAY_CORS_ORIGINS: vars.origins(),
   /** `process`: the facade runs in a child process of its own (a second core); `inline`: in this process. */
   ROUTEPLEX_GATEWAY_MODE: z.enum(['process', 'inline']).default('process'),
   ROUTEPLEX_SIM_LATENCY_SCALE: z.coerce.number().min(0).max(100).default(1),

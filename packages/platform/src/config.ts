@@ -84,6 +84,30 @@ export const vars = {
       .default(fallback),
   // http(s) only: "localhost:4318" parses as a URL of scheme "localhost:" and would fail only when used.
   url: () => z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  /**
+   * Browser origins, comma-separated: `*` or exact origins such as `https://app.example.com` (scheme, host and
+   * port; no path). Empty (the default): none.
+   */
+  origins: () =>
+    z
+      .string()
+      .default('')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((o) => o.trim())
+          .filter((o) => o !== ''),
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(
+              /^(\*|https?:\/\/[^\s/?#]+)$/,
+              'must be * or origins such as https://app.example.com (scheme and host, no path), comma-separated',
+            ),
+        ),
+      ),
   bool: (fallback: boolean) =>
     z
       .enum(['true', 'false', '1', '0', 'yes', 'no'])

@@ -61,6 +61,18 @@ describe('loadConfig', () => {
     expect(ok).to.deep.equal({ ROUTER_PORT: 8080, ROUTER_ADDRESS: '[::1]:50051', OTLP: 'http://otel:4318' });
   });
 
+  it('reads browser origins as a comma-separated list of * or scheme://host[:port], refusing paths', () => {
+    const cors = { CORS: vars.origins() };
+    expect(loadConfig(cors, {}).CORS).to.deep.equal([]);
+    expect(loadConfig(cors, { CORS: ' https://app.example.com, http://localhost:5173 ' }).CORS).to.deep.equal([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
+    expect(loadConfig(cors, { CORS: '*' }).CORS).to.deep.equal(['*']);
+    for (const bad of ['app.example.com', 'https://app.example.com/chat', 'ftp://x'])
+      expect(() => loadConfig(cors, { CORS: bad }), bad).to.throw(ConfigError, /CORS.*scheme and host, no path/);
+  });
+
   it('treats an empty or blank variable as unset', () => {
     for (const blank of ['', ' ', '\t\n']) {
       const config = loadConfig(shape, { ROUTER_PORT: blank, ROUTEPLEX_HMAC_SECRET: 'y'.repeat(20) });

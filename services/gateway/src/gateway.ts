@@ -43,6 +43,11 @@ export interface GatewayOptions {
   stalledClientMs?: number;
   /** How long close() lets answers in flight finish before it cuts their connections (default 10 s). */
   shutdownGraceMs?: number;
+  /**
+   * Browser origins allowed to call the API (CORS): exact origins such as `https://app.example.com`, or `*` for
+   * any. Default none: browsers on other origins are refused, as they are by a server that knows no CORS.
+   */
+  corsOrigins?: readonly string[];
 }
 
 export interface Gateway {
@@ -90,6 +95,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     staticHandler,
     options.logger,
     options.stalledClientMs ?? 60_000,
+    options.corsOrigins ?? [],
   );
 
   // While closing, an answer ends its connection: kept alive, it would hold close() for the keep-alive
@@ -179,6 +185,7 @@ class RequestHandler {
     private readonly staticHandler: StaticHandler | undefined,
     private readonly logger: GatewayLogger | undefined,
     private readonly stalledClientMs: number,
+    private readonly corsOrigins: readonly string[],
   ) {}
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -198,6 +205,15 @@ class RequestHandler {
     if (path.charCodeAt(0) !== 47 /* '/' */) {
       throw invalidArgument('the request target must be an absolute path such as /api/v1/models');
     }
+    const origin = req.headers.origin;
+    const allowedOrigin = origin === undefined ? undefined : this.allowedOrigin(origin);
+    if (allowedOrigin !== undefined) {
+      res.setHeader('access-control-allow-origin', allowedOrigin);
+      res.setHeader('vary', 'Origin');
+      res.setHeader('access-control-expose-headers', 'retry-after');
+    }
+    if (method === 'OPTIONS' && origin !== undefined && req.headers['access-control-request-method'] !== undefined)
+      return this.preflight(req, res, path, origin, allowedOrigin);
     if (path === HEALTH_PATH || path === OPENAPI_PATH) {
       if (method !== 'GET' && method !== 'HEAD') {
         throw new GatewayError('UNIMPLEMENTED', `method ${method.slice(0, 20)} is not allowed on ${path}: use GET`, {
@@ -214,7 +230,8 @@ class RequestHandler {
       await this.staticHandler.serve(req, res, path);
       return;
     }
-    const { bindings, captured } = this.table.match(method, path);
+    // HEAD is GET without the body (Node's response leaves it out).
+    const { bindings, captured } = this.table.match(method === 'HEAD' ? 'GET' : method, path);
     const anyBinding = (bindings.unary ?? bindings.streaming)!;
     let body: JsonValue | undefined;
     if (anyBinding.body === '') {
@@ -291,6 +308,37 @@ class RequestHandler {
     res.once('close', () => {
       if (slot.res !== undefined) call.cancel();
     });
+  }
+
+  /** The value of Access-Control-Allow-Origin for a browser origin, or undefined when it may not call. */
+  private allowedOrigin(origin: string): string | undefined {
+    if (this.corsOrigins.includes('*')) return '*';
+    return this.corsOrigins.includes(origin) ? origin : undefined;
+  }
+
+  /** A browser asks whether a cross-origin request may be sent: the methods of the path, and the headers asked for. */
+  private preflight(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    origin: string,
+    allowedOrigin: string | undefined,
+  ): void {
+    if (allowedOrigin === undefined)
+      throw new GatewayError(
+        'PERMISSION_DENIED',
+        `browsers on ${origin.slice(0, 100)} may not call this API: add the origin to the gateway's CORS origins (GATEWAY_CORS_ORIGINS)`,
+      );
+    const methods = path === HEALTH_PATH || path === OPENAPI_PATH ? ['GET'] : this.table.methodsFor(path);
+    if (methods.length === 0) this.table.match('GET', path); // throws NOT_FOUND naming the path
+    if (methods.includes('GET')) methods.push('HEAD');
+    res.writeHead(204, {
+      'access-control-allow-methods': methods.join(', '),
+      // Whatever headers the client sends (OpenAI's SDKs add x-stainless-*): only Authorization is passed on.
+      'access-control-allow-headers': req.headers['access-control-request-headers'] ?? 'authorization, content-type',
+      'access-control-max-age': '600',
+    });
+    res.end();
   }
 
   private stream(client: Client, binding: Binding, request: Uint8Array, metadata: Metadata, res: ServerResponse): void {

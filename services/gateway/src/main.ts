@@ -13,6 +13,7 @@ const config = loadConfig(
     FEEDBACK_ADDRESS: vars.address('127.0.0.1:50052'),
     INSIGHTS_ADDRESS: vars.address('127.0.0.1:50053'),
     GATEWAY_DASHBOARD: vars.bool(true),
+    GATEWAY_CORS_ORIGINS: vars.origins(),
     ROUTEPLEX_LOG_LEVEL: vars.logLevel(),
     ROUTEPLEX_TRACES: z.enum(['none', 'console', 'otlp']).default('none'),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: vars.url(),
@@ -31,6 +32,7 @@ const gateway = await createGateway({
     'routeplex.insights.v1.InsightsService': config.INSIGHTS_ADDRESS,
   },
   bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
+  corsOrigins: config.GATEWAY_CORS_ORIGINS,
   ...(config.GATEWAY_DASHBOARD ? { staticDir: DASHBOARD_DIR, staticPrefix: DASHBOARD_PREFIX } : {}),
   logger,
 });

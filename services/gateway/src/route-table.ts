@@ -106,6 +106,35 @@ export class RouteTable {
     if (fast) return { bindings: fast, captured: [] };
     // Several templates may match one path (e.g. GET /v1/{name=books/*} and PATCH /v1/{book.name=books/*});
     // the first whose method matches wins, and a template with a matching custom verb beats one without.
+    const matched = this.entriesFor(path, literal);
+    for (const { entry, captured } of matched) {
+      const bindings = entry.byMethod.get(httpMethod);
+      if (bindings) return { bindings, captured };
+    }
+    if (matched.length === 0) {
+      throw new GatewayError(
+        'NOT_FOUND',
+        `no route for path ${truncate(path)}: see GET /api/v1/openapi.json for the paths this API serves`,
+      );
+    }
+    const allow = this.methodsFor(path).join(', ');
+    throw new GatewayError(
+      'UNIMPLEMENTED',
+      `method ${truncate(httpMethod)} is not allowed on ${truncate(path)}: use ${allow}`,
+      {
+        httpStatus: 405,
+        headers: { allow },
+      },
+    );
+  }
+
+  /** The HTTP methods bound to a path, sorted (for `Allow` and CORS preflight answers); empty for an unknown path. */
+  methodsFor(path: string): string[] {
+    const matched = this.entriesFor(path, this.literal.get(path));
+    return [...new Set(matched.flatMap((m) => [...m.entry.byMethod.keys()]))].sort();
+  }
+
+  private entriesFor(path: string, literal: PathEntry | undefined): { entry: PathEntry; captured: string[] }[] {
     const matched: { entry: PathEntry; captured: string[] }[] = literal ? [{ entry: literal, captured: [] }] : [];
     const segments = path.slice(1).split('/');
     let withVerb = false;
@@ -119,25 +148,7 @@ export class RouteTable {
       if (withVerb && entry.template.verb === undefined) continue;
       matched.push({ entry, captured });
     }
-    for (const { entry, captured } of matched) {
-      const bindings = entry.byMethod.get(httpMethod);
-      if (bindings) return { bindings, captured };
-    }
-    if (matched.length === 0) {
-      throw new GatewayError(
-        'NOT_FOUND',
-        `no route for path ${truncate(path)}: see GET /api/v1/openapi.json for the paths this API serves`,
-      );
-    }
-    const allow = [...new Set(matched.flatMap((m) => [...m.entry.byMethod.keys()]))].sort().join(', ');
-    throw new GatewayError(
-      'UNIMPLEMENTED',
-      `method ${truncate(httpMethod)} is not allowed on ${truncate(path)}: use ${allow}`,
-      {
-        httpStatus: 405,
-        headers: { allow },
-      },
-    );
+    return matched;
   }
 }
 

@@ -731,6 +731,96 @@ describe('gateway clients that stop reading or leave mid-upload', () => {
   });
 });
 
+describe('gateway: browsers on other origins (CORS) and HEAD', () => {
+  let backends: ContractBackends;
+  let gateway: Gateway;
+  const APP = 'https://app.example.com';
+  before(async () => {
+    backends = await startContractBackends();
+    gateway = await createGateway({
+      host: '127.0.0.1',
+      port: 0,
+      backends: { default: backends.address },
+      bodyLimitBytes: 65_536,
+      corsOrigins: [APP, 'http://localhost:5173'],
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    await backends.close();
+  });
+
+  const preflight = (origin: string, path = '/api/v1/chat/completions') =>
+    fetch(gateway.url + path, {
+      method: 'OPTIONS',
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type, x-stainless-os',
+      },
+    });
+
+  it('answers a preflight from an allowed origin with the methods of the path and the headers asked for', async () => {
+    const res = await preflight(APP);
+    expect(res.status).to.equal(204);
+    expect(res.headers.get('access-control-allow-origin')).to.equal(APP);
+    expect(res.headers.get('access-control-allow-methods')).to.equal('POST');
+    expect(res.headers.get('access-control-allow-headers')).to.equal('authorization, content-type, x-stainless-os');
+    const models = await preflight(APP, '/api/v1/models');
+    expect(models.headers.get('access-control-allow-methods')).to.equal('GET, HEAD');
+    expect(backends.calls).to.deep.equal([]);
+  });
+
+  it('refuses a preflight from another origin, saying how to allow it', async () => {
+    const res = await preflight('https://evil.example');
+    expect(res.status).to.equal(403);
+    expect(res.headers.get('access-control-allow-origin')).to.equal(null);
+    expect(((await res.json()) as { message: string }).message).to.match(
+      /https:\/\/evil\.example may not call this API: add the origin .*GATEWAY_CORS_ORIGINS/,
+    );
+  });
+
+  it('marks answers to an allowed origin, and only those', async () => {
+    const call = (origin: string) =>
+      fetch(`${gateway.url}/api/v1/chat/completions`, {
+        method: 'POST',
+        headers: { ...JSON_HEADERS, origin },
+        body: JSON.stringify(CHAT_BODY),
+      });
+    const allowed = await call('http://localhost:5173');
+    expect(allowed.status).to.equal(200);
+    expect(allowed.headers.get('access-control-allow-origin')).to.equal('http://localhost:5173');
+    expect(allowed.headers.get('vary')).to.equal('Origin');
+    const other = await call('https://evil.example');
+    expect(other.headers.get('access-control-allow-origin')).to.equal(null);
+  });
+
+  it('allows every origin with *', async () => {
+    const open = await createGateway({
+      host: '127.0.0.1',
+      port: 0,
+      backends: { default: backends.address },
+      bodyLimitBytes: 65_536,
+      corsOrigins: ['*'],
+    });
+    try {
+      const res = await fetch(`${open.url}/api/v1/models`, { headers: { ...AUTH, origin: 'https://any.example' } });
+      expect(res.headers.get('access-control-allow-origin')).to.equal('*');
+    } finally {
+      await open.close();
+    }
+  });
+
+  it('answers HEAD on a GET route with the headers of GET and no body', async () => {
+    const head = await fetch(`${gateway.url}/api/v1/models`, { method: 'HEAD', headers: AUTH });
+    expect(head.status).to.equal(200);
+    expect(head.headers.get('content-type')).to.match(/^application\/json/);
+    expect(Number(head.headers.get('content-length'))).to.be.greaterThan(0);
+    expect(await head.text()).to.equal('');
+    expect(backends.calls.map((c) => c.method)).to.include('ListModels');
+  });
+});
+
 async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
