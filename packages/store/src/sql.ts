@@ -136,6 +136,11 @@ export interface AccountCellDelta {
   delta: CellSums;
 }
 
+/** A batch's delta of an account cell, with the number of answered requests it holds (see MergedCellDelta). */
+export interface AnsweredCellDelta extends AccountCellDelta {
+  answers: number;
+}
+
 function compareKeys(a: readonly string[], b: readonly string[]): number {
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as string;
@@ -155,32 +160,32 @@ function compareKeys(a: readonly string[], b: readonly string[]): number {
  */
 export async function upsertAccountCells(
   db: Knex.Transaction,
-  cells: readonly AccountCellDelta[],
+  cells: readonly AnsweredCellDelta[],
 ): Promise<Map<string, number>> {
   const sorted = [...cells].sort((a, b) =>
     compareKeys([a.accountId, a.queryType, a.model], [b.accountId, b.queryType, b.model]),
   );
   const created = new Map<string, number>();
-  const columns = ['account_id', 'query_type', 'model', ...cellSumColumnList];
-  const casts = ['text', 'text', 'text', ...cellSumCasts];
+  const columns = ['account_id', 'query_type', 'model', 'answers', ...cellSumColumnList];
+  const casts = ['text', 'text', 'text', 'int8', ...cellSumCasts];
   const select = unnestSelect(casts, 'u', columns).replace('latency_hist from', 'latency_hist::float8[] from');
   const result = await db.raw(
     `insert into account_cells (${columns.join(', ')}) ${select}
-     on conflict (account_id, query_type, model) do update set ${addAssignments('account_cells')}
-     returning account_id, query_type, model, requests`,
+     on conflict (account_id, query_type, model) do update set ${addAssignments('account_cells')},
+       answers = account_cells.answers + excluded.answers
+     returning account_id, query_type, model, answers`,
     columnsOf(
-      sorted.map((c) => [c.accountId, c.queryType, c.model, ...cellSumValues(c.delta)]),
+      sorted.map((c) => [c.accountId, c.queryType, c.model, c.answers, ...cellSumValues(c.delta)]),
       columns.length,
     ) as Knex.RawBinding[],
   );
-  const added = new Map(sorted.map((c) => [cellKey(c.accountId, c.queryType, c.model), c.delta.requests]));
+  const added = new Map(sorted.map((c) => [cellKey(c.accountId, c.queryType, c.model), c.answers]));
   for (const row of rowsOf(result)) {
     const [queryType, model] = [String(row.query_type), String(row.model)];
     const key = globalKey(queryType, model);
-    const requests = Number(row.requests);
-    const before = requests - (added.get(cellKey(String(row.account_id), queryType, model)) ?? 0);
-    // Sums of scaled contributions: "none before" up to float rounding.
-    if (requests > 0 && before <= requests * 1e-9) created.set(key, (created.get(key) ?? 0) + 1);
+    const answers = Number(row.answers);
+    const before = answers - (added.get(cellKey(String(row.account_id), queryType, model)) ?? 0);
+    if (answers > 0 && before === 0) created.set(key, (created.get(key) ?? 0) + 1);
   }
   return created;
 }
@@ -372,9 +377,9 @@ export interface RatingRow extends RatingInput {
 
 /**
  * Everything a batch of ratings writes, in one statement (one round trip instead of five): the final rating
- * of each request, the account cells, the global cells (with the account cells this creates as new
- * contributors), the counters, and the change notifications (sent at commit). Locks follow the order of
- * every other writer: account cells (key order), then global cells (key order), then counters; each
+ * of each request, the account cells, the global cells (with the account cells this creates with an answer
+ * as new contributors; a rating adds no answer, so a cell it creates counts once a write answers there),
+ * the counters, and the change notifications (sent at commit). Locks follow the order of every other writer: account cells (key order), then global cells (key order), then counters; each
  * later step reads the one before it, which makes PostgreSQL finish that one first.
  * Returns the stored ratings keyed by account and request id.
  */
@@ -432,12 +437,12 @@ export async function applyRatings(
     ), cells as (
       insert into account_cells (${cellColumns.join(', ')}) ${cellSelect}
       on conflict (account_id, query_type, model) do update set ${addAssignments('account_cells')}
-      returning query_type, model, requests, (xmax = 0) as created
+      returning query_type, model, answers, (xmax = 0) as created
     ), globals as (
       insert into global_cells (${globalColumns.join(', ')}, contributors)
       select ${globalValues.join(', ')},
         (select count(*) from cells c where c.created and c.query_type = g.query_type and c.model = g.model
-           and c.requests > 0)::integer
+           and c.answers > 0)::integer
       from ${globalUnnest}
       on conflict (query_type, model) do update set ${addAssignments('global_cells')},
         contributors = global_cells.contributors + excluded.contributors
@@ -650,5 +655,5 @@ export function countersFromRow(row: Row): AccountCounters {
 export const SUBTRACT_ACCOUNT_FROM_GLOBAL = [
   ...CELL_SUM_FIELDS.map((f) => `${CELL_COLUMNS[f]} = g.${CELL_COLUMNS[f]} - a.${CELL_COLUMNS[f]}`),
   'latency_hist = rpx_float8_array_sub(g.latency_hist, a.latency_hist)',
-  'contributors = g.contributors - (case when a.requests > 0 then 1 else 0 end)',
+  'contributors = g.contributors - (case when a.answers > 0 then 1 else 0 end)',
 ].join(', ');

@@ -88,6 +88,7 @@ import {
   withoutAccounts,
   zeroSums,
   type MergedBatch,
+  type MergedCellDelta,
 } from './write-batcher.js';
 
 export interface OpenStoreOptions {
@@ -367,6 +368,17 @@ function encodePageToken(token: PageToken): string {
   return Buffer.from(JSON.stringify(token)).toString('base64url');
 }
 
+/**
+ * Whether a token's time is in the one form the store writes (toISOString of an entry's time). Date.parse
+ * reads far more ('2026', 'March 7 2026'), which PostgreSQL refuses or reads otherwise; and toISOString
+ * writes years before 1 and after 9999 in forms PostgreSQL refuses too.
+ */
+function isStoredTime(value: unknown): boolean {
+  if (typeof value !== 'string' || !/^\d{4}-/.test(value) || value.startsWith('0000')) return false;
+  const time = new Date(value);
+  return !Number.isNaN(time.getTime()) && time.toISOString() === value;
+}
+
 function decodePageToken(raw: string, queryType: string | null, since: string | null): PageToken {
   const invalid = () =>
     new StoreError(
@@ -380,14 +392,7 @@ function decodePageToken(raw: string, queryType: string | null, since: string | 
   } catch {
     throw invalid();
   }
-  if (
-    typeof token !== 'object' ||
-    token === null ||
-    typeof token.t !== 'string' ||
-    Number.isNaN(Date.parse(token.t)) ||
-    !isRequestId(token.id)
-  )
-    throw invalid();
+  if (typeof token !== 'object' || token === null || !isStoredTime(token.t) || !isRequestId(token.id)) throw invalid();
   if (token.qt !== queryType || token.since !== since) throw invalid();
   return token;
 }
@@ -398,7 +403,7 @@ function decodePageToken(raw: string, queryType: string | null, since: string | 
  */
 async function writeDeltas(
   trx: Knex.Transaction,
-  accountCells: Map<string, CellDelta>,
+  accountCells: Map<string, MergedCellDelta>,
   counters: Map<string, CounterDelta>,
 ): Promise<void> {
   if (accountCells.size > 0) {

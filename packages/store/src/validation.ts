@@ -137,6 +137,40 @@ function checkOneOf(value: unknown, field: string, allowed: readonly string[]): 
     throw invalid(field, `must be one of ${allowed.join(', ')}`);
 }
 
+/**
+ * A finite number as PostgreSQL's jsonb text writes it: the digits of the JSON text it receives, never an
+ * exponent (numeric keeps the input's digits and prints them in positional notation).
+ */
+function jsonbNumberText(value: number): string {
+  const json = JSON.stringify(value);
+  const e = json.indexOf('e');
+  if (e < 0) return json;
+  const sign = json.startsWith('-') ? '-' : '';
+  const mantissa = json.slice(sign.length, e);
+  const point = mantissa.indexOf('.');
+  const digits = mantissa.replace('.', '');
+  // Where the decimal point falls in `digits` once the exponent is applied.
+  const position = (point < 0 ? mantissa.length : point) + Number(json.slice(e + 1));
+  if (position <= 0) return `${sign}0.${'0'.repeat(-position)}${digits}`;
+  if (position >= digits.length) return `${sign}${digits}${'0'.repeat(position - digits.length)}`;
+  return `${sign}${digits.slice(0, position)}.${digits.slice(position)}`;
+}
+
+/**
+ * Bytes of the signals' jsonb text, which the schema's CHECK limits: '{"a": 1, "b": 0.0000001}', a space
+ * after every ':' and ',' and numbers without exponents, where JSON.stringify writes '{"a":1,"b":1e-7}'.
+ * Names are identifiers (checked first), so they need no escapes and count one byte a character.
+ */
+export function signalsJsonbBytes(signals: Record<string, number>): number {
+  let bytes = 2;
+  let pairs = 0;
+  for (const [name, value] of Object.entries(signals)) {
+    bytes += name.length + 4 + jsonbNumberText(value).length;
+    pairs++;
+  }
+  return pairs === 0 ? bytes : bytes + 2 * (pairs - 1);
+}
+
 export function checkSignals(value: unknown, field = 'entry.signals'): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw invalid(field, 'must be an object of named numbers');
@@ -145,8 +179,8 @@ export function checkSignals(value: unknown, field = 'entry.signals'): void {
     if (typeof number !== 'number' || !Number.isFinite(number))
       throw invalid(field, 'every signal must be a finite number');
   }
-  if (Buffer.byteLength(JSON.stringify(value)) > MAX_SIGNALS_JSON_BYTES)
-    throw invalid(field, `must serialise to at most ${MAX_SIGNALS_JSON_BYTES} bytes`);
+  if (signalsJsonbBytes(value as Record<string, number>) > MAX_SIGNALS_JSON_BYTES)
+    throw invalid(field, `must take at most ${MAX_SIGNALS_JSON_BYTES} bytes as jsonb text`);
 }
 
 export function checkEntry(entry: RequestEntry): void {

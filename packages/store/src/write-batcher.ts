@@ -12,11 +12,21 @@ import {
 } from './types.js';
 import { checkWrite } from './validation.js';
 
+/** The sum of an account cell's deltas in a batch. */
+export interface MergedCellDelta extends CellDelta {
+  /**
+   * How many of the summed deltas were answered requests (requests > 0). Kept apart from the scaled sums:
+   * whether an account already answered in a cell must be exact, and a scaled sum years older than the
+   * delta is far below its rounding error.
+   */
+  answers: number;
+}
+
 /** A batch of writes, merged: every cell key and counter key appears once, with the sum of its deltas. */
 export interface MergedBatch {
   entries: RequestEntry[];
   /** Keyed by account, query type and model; iteration follows insertion order (sort before writing). */
-  accountCells: Map<string, CellDelta>;
+  accountCells: Map<string, MergedCellDelta>;
   counters: Map<string, CounterDelta>;
   accountIds: Set<string>;
   /**
@@ -79,10 +89,17 @@ export function mergeWrites(writes: readonly EntryWrite[], deletionsSeen = NO_DE
       const key = cellKey(cell.accountId, cell.queryType, cell.model);
       let merged = batch.accountCells.get(key);
       if (merged === undefined) {
-        merged = { accountId: cell.accountId, queryType: cell.queryType, model: cell.model, delta: zeroSums() };
+        merged = {
+          accountId: cell.accountId,
+          queryType: cell.queryType,
+          model: cell.model,
+          delta: zeroSums(),
+          answers: 0,
+        };
         batch.accountCells.set(key, merged);
       }
       addSums(merged.delta, cell.delta);
+      if (cell.delta.requests > 0) merged.answers++;
     }
     const counter = write.counterDelta;
     if (counter !== undefined) {

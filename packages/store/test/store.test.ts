@@ -10,7 +10,10 @@ import {
   type RequestEntry,
   type Store,
 } from '../src/index.js';
+import { defaultScoringConfig, epochScale } from '@routeplex/scoring';
+import fc from 'fast-check';
 import { BACKENDS } from './helpers/backends.js';
+import { signalsJsonbBytes } from '../src/validation.js';
 import { MIGRATIONS } from '../src/migrations/index.js';
 import { close, entry, heuristicWrite, sums } from './helpers/fixtures.js';
 
@@ -193,6 +196,22 @@ for (const backend of BACKENDS) {
         expect(await contributors()).to.deep.equal({ fallback: 2, watched: 1 });
       });
 
+      it('counts an account that answers again years later as one contributor, so its deletion leaves the others', async () => {
+        // Contributions are scaled by 2^((t - epoch) / half-life): an answer two and a half years (about 30
+        // half-lives) after the first is some 10^9 times larger, which dwarfs the earlier one entirely.
+        const scale = (iso: string) => epochScale(Date.parse(iso), defaultScoringConfig);
+        const answer = (accountId: string, iso: string) =>
+          heuristicWrite(accountId, { scale: scale(iso), overrides: { createdAt: new Date(iso) } });
+        await store.enqueue(answer('acc_stays', '2025-02-10T09:00:00.000Z'));
+        await store.enqueue(answer('acc_returns', '2025-01-15T09:00:00.000Z'));
+        await store.enqueue(answer('acc_returns', '2027-07-15T09:00:00.000Z'));
+        const contributors = async () => (await store.loadGlobalCells()).map((g) => g.contributors);
+        expect(await contributors()).to.deep.equal([2]);
+
+        await store.deleteAccountData('acc_returns');
+        expect(await contributors()).to.deep.equal([1]);
+      });
+
       it('merges many writes to the same cells into one row per cell, with exact sums', async () => {
         const writes = [];
         for (let i = 0; i < 300; i++)
@@ -343,6 +362,29 @@ for (const backend of BACKENDS) {
         expect((await rejection(store.listEntries('acc_list', { pageToken: 'garbage!' }))).code).to.equal(
           'INVALID_ARGUMENT',
         );
+      });
+
+      it('refuses a page token whose time is not in the form the store writes, as an invalid token', async () => {
+        const write = heuristicWrite('acc_token');
+        await store.enqueue(write);
+        const tokenWith = (t: string) =>
+          Buffer.from(JSON.stringify({ t, id: write.entry.id, qt: null, since: null })).toString('base64url');
+        // Each one Date.parse reads: PostgreSQL refuses some, reads others differently, or cannot hold the year.
+        for (const t of [
+          '2026',
+          'March 7 2026',
+          '2026-03-07',
+          '2026-03-07T10:00:00Z',
+          '2026-03-07T10:00:00.000+01:00',
+          '0000-01-01T00:00:00.000Z',
+          '+010000-01-01T00:00:00.000Z',
+        ]) {
+          const error = await rejection(store.listEntries('acc_token', { pageToken: tokenWith(t) }));
+          expect(error.code, t).to.equal('INVALID_ARGUMENT');
+          expect(error.reason, t).to.equal('INVALID_PAGE_TOKEN');
+        }
+        const page = await store.listEntries('acc_token', { pageToken: tokenWith('2026-03-07T10:00:00.000Z') });
+        expect(page.entries.map((e) => e.id)).to.deep.equal([write.entry.id]);
       });
 
       it('round-trips every field of an entry', async () => {
@@ -935,6 +977,48 @@ for (const backend of BACKENDS) {
           `{${Array.from({ length: 300 }, (_, i) => `"signal_number_${i}": 0.5`).join(', ')}}`,
         ];
         for (const json of bad) expect(await set(json), json.slice(0, 60)).to.equal('23514');
+      });
+
+      it('accepts signals whose jsonb text is exactly the limit and refuses one byte more at enqueue', async () => {
+        // Exponent forms are short in JSON and long in jsonb text: 1e-7 is stored as 0.0000001.
+        const signalsOfBytes = (bytes: number): Record<string, number> => {
+          // '"s000": 0.0000001' is 17 bytes, ', ' 2 more, and the braces 2: 19 bytes a pair.
+          const pairs = Math.floor(bytes / 19);
+          const signals: Record<string, number> = {};
+          for (let i = 0; i < pairs - 1; i++) signals[`s${String(i).padStart(3, '0')}`] = 1e-7;
+          signals[`s${'x'.repeat(3 + bytes - 19 * pairs)}`] = 1e-7;
+          return signals;
+        };
+        const atLimit = heuristicWrite('acc_limit', { overrides: { signals: signalsOfBytes(4096) } });
+        expect(JSON.stringify(atLimit.entry.signals).length).to.be.lessThan(4096 * 0.7);
+        await store.enqueue(atLimit);
+        const [stored] = await backend.query(
+          `select octet_length(signals::text) as bytes from request_entries where id = '${atLimit.entry.id}'`,
+        );
+        expect(Number(stored?.bytes)).to.equal(4096);
+
+        const over = heuristicWrite('acc_limit', { overrides: { signals: signalsOfBytes(4097) } });
+        expect(() => store.enqueue(over))
+          .to.throw(StoreError)
+          .with.property('code', 'INVALID_ARGUMENT');
+        expect(await store.countEntries('acc_limit')).to.equal(1);
+      });
+
+      it('measures signals as the database measures their jsonb text, whatever the numbers', async () => {
+        const numbers = fc.oneof(
+          fc.double({ noNaN: true, noDefaultInfinity: true }),
+          fc.integer(),
+          fc.constantFrom(0, -0, 1e21, 1e-7, 5e-324, -1.7976931348623157e308, 0.1, 123456789.125),
+        );
+        const samples = fc.sample(fc.dictionary(fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,47}$/), numbers), {
+          numRuns: 300,
+          seed: 20260307,
+        });
+        const rows = await backend.query(
+          'select octet_length(t::jsonb::text) as bytes from unnest($1::text[]) with ordinality as u(t, i) order by i',
+          [samples.map((signals) => JSON.stringify(signals))],
+        );
+        expect(rows.map((row) => Number(row.bytes))).to.deep.equal(samples.map(signalsJsonbBytes));
       });
 
       it('has no column that can hold long free text', async () => {

@@ -38,6 +38,21 @@ describe('write batcher', () => {
       expect([...batch.accountIds]).to.deep.equal(['acc_a', 'acc_b']);
     });
 
+    it('counts the answered requests merged into each cell, not its failed calls', () => {
+      const answered = heuristicWrite('acc_a', { scale: 2 ** 30 });
+      const failedThenAnswered = heuristicWrite('acc_a', { scale: 2 ** -5 });
+      const { queryType } = failedThenAnswered.entry;
+      failedThenAnswered.cellDeltas.unshift({
+        accountId: 'acc_a',
+        queryType,
+        model: 'down-model',
+        delta: { ...failedThenAnswered.cellDeltas[0]!.delta, n: 0, q: 0, q2: 0, requests: 0, failures: 1 },
+      });
+      const batch = mergeWrites([answered, failedThenAnswered]);
+      const answers = Object.fromEntries([...batch.accountCells.values()].map((c) => [c.model, c.answers]));
+      expect(answers).to.deep.equal({ 'gpt-4o-mini': 2, 'down-model': 0 });
+    });
+
     it('adds histograms of different lengths as if padded with zeros', () => {
       expect(addHistograms([1, 2], [10, 20, 30])).to.deep.equal([11, 22, 30]);
     });

@@ -3,6 +3,7 @@ import { initialSchema } from './0001_initial_schema.js';
 import { signalsCheckWithoutJsonpath } from './0002_signals_check_without_jsonpath.js';
 import { deletionMarkers } from './0003_deletion_markers.js';
 import { contributorsWithAnswers } from './0004_contributors_with_answers.js';
+import { accountCellAnswers } from './0005_account_cell_answers.js';
 
 /** A schema migration. Migrations are TypeScript modules listed here, so they load under tsx and in bundles alike. */
 export interface StoreMigration {
@@ -17,6 +18,7 @@ export const MIGRATIONS: readonly StoreMigration[] = [
   signalsCheckWithoutJsonpath,
   deletionMarkers,
   contributorsWithAnswers,
+  accountCellAnswers,
 ];
 
 /**
