@@ -958,12 +958,16 @@ class KnexStore implements Store {
         );
         const ratings = await deleteRows(trx, 'ratings', accountId);
         const entries = await deleteRows(trx, 'request_entries', accountId);
-        await trx.raw('select 1 from account_cells where account_id = ? order by query_type, model for update', [
-          accountId,
-        ]);
+        // Byte order (collate "C"), the order of the keys every batch sorts in JavaScript: under a database's
+        // linguistic collation (en_US and the like order '-', '.' and case otherwise) a deletion and a batch
+        // would lock the same cells in different orders and deadlock.
+        await trx.raw(
+          'select 1 from account_cells where account_id = ? order by query_type collate "C", model collate "C" for update',
+          [accountId],
+        );
         await trx.raw(
           `select 1 from global_cells where (query_type, model) in (select query_type, model from account_cells where account_id = ?)
-           order by query_type, model for update`,
+           order by query_type collate "C", model collate "C" for update`,
           [accountId],
         );
         await trx.raw(
