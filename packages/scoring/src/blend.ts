@@ -39,8 +39,9 @@ export interface QualityEstimate {
  * At each level mu = (n mean + k mu_parent) / (n + k), and the level's evidence is
  * max(evidence_parent, n + min(k, evidence_parent)): it borrows at most what the parent has, never
  * drops below the parent (so the first personal observation cannot make the estimate less certain)
- * and grows monotonically with evidence at any level, so the posterior variance sigma^2 / evidence
- * only shrinks. The observation variance sigma^2 blends the same way as the mean.
+ * and grows monotonically with evidence at any level. The observation variance sigma^2 blends the same
+ * way as the mean, so the posterior variance sigma^2 / evidence can still grow: an account whose answers
+ * vary more than everyone's is less predictable, and the decision explores its choices more.
  */
 export function blendQuality(
   prior: number,
@@ -140,7 +141,9 @@ export function blendInto(
   if (nG > 0) {
     const borrowed = Math.min(kt, evidence);
     const v = pooledVariance(src[g + 2]!, nG, cfg);
-    mean = (nG * meanG + kt * mean) / (nG + kt);
+    // The parent is the model's all-types record (worth typePoolStrength), else the catalog prior (worth k0).
+    const kParent = nX > 0 ? kt : k0;
+    mean = (nG * meanG + kParent * mean) / (nG + kParent);
     sigma2 = (nG * v + borrowed * sigma2) / (nG + borrowed);
     evidence = Math.max(evidence, nG + borrowed);
   }

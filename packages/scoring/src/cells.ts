@@ -255,6 +255,21 @@ export interface CellView {
 
 const EPS = 1e-12;
 
+/** Weight (in observations, decayed to now) below which a cell holds nothing: a millionth of one answer. */
+const MIN_WEIGHT = 1e-6;
+
+/**
+ * The scaled amount at or below which a cell's sums are rounding residue, not evidence: a billionth of its
+ * largest sum (what an exact subtraction leaves over), and at least MIN_WEIGHT decayed to now (`decay` =
+ * 2^(-(now - epoch) / halfLife)): once every contribution is subtracted, all the sums are residue, and a
+ * threshold relative to them alone would read a mean out of nothing.
+ */
+export function cellResidue(cell: CellSums, decay: number): number {
+  const relative = Math.max(cell.n, cell.requests, cell.failures, EPS) * 1e-9;
+  const absolute = MIN_WEIGHT / decay;
+  return relative > absolute ? relative : absolute;
+}
+
 export function readCell(cell: CellSums, nowMs: number, cfg: Pick<ScoringConfig, 'epochMs' | 'halfLifeMs'>): CellView {
   return readCellScaled(cell, 1 / epochScale(nowMs, cfg), true);
 }
@@ -265,7 +280,7 @@ export function readCell(cell: CellSums, nowMs: number, cfg: Pick<ScoringConfig,
  */
 export function readCellScaled(cell: CellSums, f: number, p95: boolean, latency = true): CellView {
   // No closures here: this runs for every candidate of every decision.
-  const scale = Math.max(cell.n, cell.requests, cell.failures, EPS) * 1e-9;
+  const scale = cellResidue(cell, f);
   const mean = cell.n > scale && cell.n > 0 ? cell.q / cell.n : undefined;
   const variance = mean !== undefined ? Math.max(0, cell.q2 / cell.n - mean * mean) : undefined;
   const calls = cell.requests + cell.failures;

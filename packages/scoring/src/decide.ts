@@ -16,7 +16,7 @@ import {
   stageFor,
 } from './blend.js';
 import type { CellSums, GlobalCellSums } from './cells.js';
-import { epochScale, histogramQuantile, isGlobalCellUsable } from './cells.js';
+import { cellResidue, epochScale, histogramQuantile, isGlobalCellUsable } from './cells.js';
 import type { ScoringConfig } from './config.js';
 import { defaultScoringConfig } from './config.js';
 import type { CandidateRejection } from './errors.js';
@@ -174,7 +174,11 @@ const F_LEVEL_GLOBAL = 11;
 /** Quality evidence of the personal, global and pooled cells, as blendInto reads it (EVIDENCE_*). */
 const F_EVIDENCE = 12;
 const F_Z = F_EVIDENCE + EVIDENCE_SIZE;
-const STRIDE = F_Z + 1;
+/** Cost, log latency and failure rate from global records only, for the global-only view's penalty. */
+const F_COST_GLOBAL = F_Z + 1;
+const F_LOG_LATENCY_GLOBAL = F_Z + 2;
+const F_FAILURE_GLOBAL = F_Z + 3;
+const STRIDE = F_Z + 4;
 
 /** What the decision reads from a cell, at the offsets below of a view array. */
 const V_N = 0;
@@ -318,6 +322,18 @@ function decideWith(input: DecideInput, cfg: ScoringConfig, s: Scratch): Decisio
       strength,
     );
     const failureRate = blendObserved(0, vp[V_FAILURE]!, vp[V_CALLS]!, vg[V_FAILURE]!, vg[V_CALLS]!, strength);
+    const at = count * STRIDE;
+    // The global-only view's penalty: the account's own costs, latencies and failures left out too.
+    if (vp[V_CALLS]! > 0) {
+      f[at + F_COST_GLOBAL] = blendObserved(catalogCost, NaN, 0, vg[V_AVG_COST]!, vg[V_REQUESTS]!, strength);
+      const latencyG = blendObserved(c.typicalLatencyMs ?? 2000, NaN, 0, vg[V_P50_LATENCY]!, vg[V_REQUESTS]!, strength);
+      f[at + F_LOG_LATENCY_GLOBAL] = Math.log(latencyG > 1e-9 ? latencyG : 1e-9);
+      f[at + F_FAILURE_GLOBAL] = blendObserved(0, NaN, 0, vg[V_FAILURE]!, vg[V_CALLS]!, strength);
+    } else {
+      f[at + F_COST_GLOBAL] = cost;
+      f[at + F_LOG_LATENCY_GLOBAL] = Math.log(latency > 1e-9 ? latency : 1e-9);
+      f[at + F_FAILURE_GLOBAL] = failureRate;
+    }
     const gPool = lookup(pooledGlobal, c.id);
     const pPool = lookup(pooledPersonal, c.id);
     const poolCell = gPool && isGlobalCellUsable(gPool, cfg, pPool) ? gPool : pPool;
@@ -328,7 +344,6 @@ function decideWith(input: DecideInput, cfg: ScoringConfig, s: Scratch): Decisio
     // The catalog level: a model's record over all query types, else its record in this type.
     const level = vx[V_MEAN] === vx[V_MEAN] ? vx : vg[V_MEAN] === vg[V_MEAN] ? vg : vp;
     const lvN = level[V_MEAN] === level[V_MEAN] && level[V_N]! > 0 ? level[V_N]! : 0;
-    const at = count * STRIDE;
     f[at + F_COST] = cost;
     f[at + F_LATENCY] = latency;
     f[at + F_LOG_LATENCY] = Math.log(latency > 1e-9 ? latency : 1e-9);
@@ -375,14 +390,23 @@ function decideWith(input: DecideInput, cfg: ScoringConfig, s: Scratch): Decisio
   let maxCost = 0;
   let loLat = Infinity;
   let hiLat = -Infinity;
+  let maxCostG = 0;
+  let loLatG = Infinity;
+  let hiLatG = -Infinity;
   for (let i = 0; i < count; i++) {
     const c = f[i * STRIDE + F_COST]!;
     const ll = f[i * STRIDE + F_LOG_LATENCY]!;
     if (c > maxCost) maxCost = c;
     if (ll < loLat) loLat = ll;
     if (ll > hiLat) hiLat = ll;
+    const cG = f[i * STRIDE + F_COST_GLOBAL]!;
+    const llG = f[i * STRIDE + F_LOG_LATENCY_GLOBAL]!;
+    if (cG > maxCostG) maxCostG = cG;
+    if (llG < loLatG) loLatG = llG;
+    if (llG > hiLatG) hiLatG = llG;
   }
   const spanLat = Math.max(hiLat - loLat, MIN_LATENCY_SPAN);
+  const spanLatG = Math.max(hiLatG - loLatG, MIN_LATENCY_SPAN);
   const scale = cfg.exploration.scale;
   const scored: ScoredCandidate[] = [];
   let bestIdx = 0;
@@ -401,7 +425,11 @@ function decideWith(input: DecideInput, cfg: ScoringConfig, s: Scratch): Decisio
     const penalty = lambdas.cost * normCost + lambdas.latency * normLat + lambdas.failure * f[at + F_FAILURE]!;
     const sd = Math.sqrt(est[e + EST_VARIANCE]!);
     const sampled = mean + scale * sd * z - penalty;
-    const sampledGlobal = est[e + EST_GLOBAL_MEAN]! + scale * Math.sqrt(est[e + EST_GLOBAL_VARIANCE]!) * z - penalty;
+    const penaltyG =
+      lambdas.cost * (maxCostG > 0 ? f[at + F_COST_GLOBAL]! / maxCostG : 0) +
+      lambdas.latency * ((f[at + F_LOG_LATENCY_GLOBAL]! - loLatG) / spanLatG) +
+      lambdas.failure * f[at + F_FAILURE_GLOBAL]!;
+    const sampledGlobal = est[e + EST_GLOBAL_MEAN]! + scale * Math.sqrt(est[e + EST_GLOBAL_VARIANCE]!) * z - penaltyG;
     if (sampled > bestU) {
       bestU = sampled;
       bestIdx = i;
@@ -463,7 +491,7 @@ function readView(cell: CellSums | undefined, withLatency: boolean, out: Float64
     return;
   }
   const decay = out[V_DECAY]!;
-  const scale = evidenceScale(cell);
+  const scale = evidenceScale(cell, decay);
   const mean = qualityMean(cell, scale);
   const calls = cell.requests + cell.failures;
   const hasCalls = calls > scale && calls > 0;
@@ -492,8 +520,8 @@ function copyEvidence(view: Float64Array, f: Float64Array, at: number): void {
 }
 
 /** Sums below this are rounding left over from removed contributions, not evidence. */
-function evidenceScale(cell: CellSums): number {
-  return Math.max(cell.n, cell.requests, cell.failures, 1e-12) * 1e-9;
+function evidenceScale(cell: CellSums, decay: number): number {
+  return cellResidue(cell, decay);
 }
 
 /** The cell's mean quality, NaN without quality evidence (decay cancels in the ratio). */
@@ -600,7 +628,7 @@ function tasteGap(
   at: number,
 ): void {
   // Only the mean and the evidence of the account's pool are needed: no full view on this hot path.
-  const mean = qualityMean(personalPool, evidenceScale(personalPool));
+  const mean = qualityMean(personalPool, evidenceScale(personalPool, globalPool[V_DECAY]!));
   const globalMean = globalPool[V_MEAN]!;
   if (!(mean === mean) || !(globalMean === globalMean)) {
     out[at] = NO_TASTE;

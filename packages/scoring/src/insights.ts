@@ -25,9 +25,17 @@ export interface ModelPerformance {
   failureRate: number | undefined;
 }
 
+/**
+ * A cell's variance is the population form (sum q^2 / n - mean^2); a mean's standard error needs the sample
+ * variance, larger by n / (n - 1): without it an interval of a few requests is far too narrow (by sqrt 2 at 2).
+ */
+function sampleVariance(view: CellView): number {
+  return ((view.variance ?? 0) * view.requests) / (view.requests - 1);
+}
+
 function ci(view: CellView): [number, number] | undefined {
   if (view.mean === undefined || view.variance === undefined || view.requests < 2) return undefined;
-  const half = Z95 * Math.sqrt(view.variance / view.requests);
+  const half = Z95 * Math.sqrt(sampleVariance(view) / view.requests);
   return [Math.max(0, view.mean - half), Math.min(1, view.mean + half)];
 }
 
@@ -67,11 +75,15 @@ export interface Comparison {
   meanB: number | undefined;
   /** meanA - meanB. */
   difference: number | undefined;
-  /** 95% Welch interval of the difference. */
+  /** 95% interval of the difference: Welch's unpooled standard error, normal approximation (z = 1.96). */
   ci95: [number, number] | undefined;
 }
 
-/** Difference of mean quality between two cells with a Welch interval (sample size: decayed requests). */
+/**
+ * Difference of mean quality between two cells, with a 95% interval from Welch's unpooled standard error and
+ * the normal approximation (sample size: decayed requests; verdicts need 20 or more, where z and t differ
+ * by under 5%).
+ */
 export function compareCells(a: CellSums, b: CellSums, nowMs: number, cfg: ScoringConfig): Comparison {
   const va = readCell(a, nowMs, cfg);
   const vb = readCell(b, nowMs, cfg);
@@ -86,7 +98,7 @@ export function compareCells(a: CellSums, b: CellSums, nowMs: number, cfg: Scori
   if (va.mean === undefined || vb.mean === undefined) return out;
   out.difference = va.mean - vb.mean;
   if (va.requests >= 2 && vb.requests >= 2) {
-    const se = Math.sqrt((va.variance ?? 0) / va.requests + (vb.variance ?? 0) / vb.requests);
+    const se = Math.sqrt(sampleVariance(va) / va.requests + sampleVariance(vb) / vb.requests);
     out.ci95 = [out.difference - Z95 * se, out.difference + Z95 * se];
   }
   return out;

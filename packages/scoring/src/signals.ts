@@ -73,7 +73,7 @@ export function qualitySignals(input: QualitySignalInput): QualitySignals {
   const [lo, hi] = LENGTH_RANGE[input.queryType];
 
   // Length against the type's range, graded on a log scale: below lo an answer is too thin, up to hi
-  // more substance scores higher, beyond 2*hi verbosity costs a little.
+  // more substance scores higher, beyond hi verbosity costs a little (0.2 at 2*hi, at most 0.4).
   const lengthScore =
     completionTokens <= 0
       ? 0

@@ -42,6 +42,12 @@ describe('blending and stages', () => {
     expect(e.personalWeight).to.equal(0);
   });
 
+  it('weighs the catalog prior as globalPriorStrength observations against a global cell with no all-types record', () => {
+    const e = blendQuality(0.5, undefined, view(5, 1), cfg);
+    const k0 = cfg.globalPriorStrength;
+    expect(e.mean).to.be.closeTo((5 * 1 + k0 * 0.5) / (5 + k0), 1e-12);
+  });
+
   it('follows mu = (n_a mu_a + k mu_g) / (n_a + k) once global is established', () => {
     const global = view(1000, 0.5);
     const nA = cfg.priorStrength;
@@ -51,7 +57,7 @@ describe('blending and stages', () => {
     expect(e.personalWeight).to.be.closeTo(0.5, 1e-12);
   });
 
-  it('is monotone in evidence: more personal evidence moves the estimate toward the personal mean and shrinks its variance', () => {
+  it('is monotone in evidence: more personal evidence moves the estimate toward the personal mean and adds evidence', () => {
     fc.assert(
       fc.property(
         fc.double({ min: 0, max: 1, noNaN: true }),

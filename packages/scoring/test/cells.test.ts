@@ -178,6 +178,27 @@ describe('cells', () => {
     expect(b.mean).to.be.closeTo(a.mean!, 1e-12);
   });
 
+  it('reads a cell whose every contribution was subtracted again as empty, not as the ratio of rounding residue', () => {
+    const day = 86_400_000;
+    for (let trial = 0; trial < 200; trial++) {
+      const parts = [
+        contributionCell({ quality: (trial % 10) / 10, atMs: T0 - 100 * day + trial * 3_600_123, latencyMs: 900 }, cfg),
+        contributionCell({ quality: (trial % 7) / 7, atMs: T0 + 7 * day + trial * 3_600_123, latencyMs: 3000 }, cfg),
+        contributionCell(
+          { quality: (trial % 3) / 3, weight: 3, rated: true, atMs: T0 + 33 * day + trial * 3_600_123, latencyMs: 4e4 },
+          cfg,
+        ),
+      ];
+      let cell = mergeCells(parts);
+      for (const part of parts) cell = subtractCells(cell, part);
+      const view = readCell(cell, T0 + 40 * day, cfg);
+      expect(view.mean, `trial ${trial}`).to.equal(undefined);
+      expect(view.failureRate).to.equal(undefined);
+      expect(view.p50LatencyMs).to.equal(undefined);
+      expect(view.avgCostUsd).to.equal(undefined);
+    }
+  });
+
   it('lets a global cell steer routing only from K distinct accounts', () => {
     const g = { ...contributionCell({ quality: 0.9, atMs: T0 }, cfg), contributors: 2 };
     expect(isGlobalCellUsable(g, cfg)).to.equal(false);

@@ -213,6 +213,21 @@ describe('decide', () => {
     expect(estimate(undefined, { small: { ...cellOf(1, 500), contributors: 4 } })).to.be.greaterThan(alone + 0.1);
   });
 
+  it("leaves the account's own failures, costs and latencies out of the global-only choice", () => {
+    const twin = (id: string): CandidateModel => ({ ...catalog[1]!, id, provider: id });
+    let failures = emptyCell();
+    for (let i = 0; i < 20; i++)
+      failures = addCells(failures, contributionCell({ failed: true, atMs: NOW - i * 60_000 }, cfg));
+    for (let seed = 0; seed < 40; seed++) {
+      const input = { candidates: [twin('a'), twin('b')], preference: 'balanced' as const };
+      const plain = decide(base({ ...input, rng: mulberry32(seed) }));
+      const failing = decide(base({ ...input, personal: { a: failures }, rng: mulberry32(seed) }));
+      // The same draws without personal data: the choice of the account with no data at all.
+      expect(failing.globalOnlyModel, `seed ${seed}`).to.equal(plain.model);
+      expect(failing.changedByPersonal).to.equal(failing.model !== plain.model);
+    }
+  });
+
   it('says when personal data changed the choice, and reports the stage', () => {
     const global: Record<string, GlobalCellSums> = {
       big: { ...cellOf(0.9, 200), contributors: 10 },

@@ -10,6 +10,7 @@ import {
   mulberry32,
   recommendations,
   routingInfluence,
+  Z95,
 } from '../src/index.js';
 
 const NOW = Date.UTC(2026, 3, 1);
@@ -40,6 +41,23 @@ describe('insights', () => {
     expect(lo).to.be.lessThan(rows[0]!.meanQuality!);
     expect(hi).to.be.greaterThan(rows[0]!.meanQuality!);
     expect(rows[0]!.requests).to.be.closeTo(50, 1e-9);
+  });
+
+  it("builds intervals from the sample variance (n - 1), not the cells' population variance", () => {
+    const cellOf = (qualities: number[]) =>
+      qualities.reduce((c, quality) => addCells(c, contributionCell({ quality, atMs: NOW }, cfg)), emptyCell());
+    const qualities = [0.2, 0.8, 0.5, 0.4];
+    const mean = 0.475;
+    const sampleVariance = qualities.reduce((s, q) => s + (q - mean) ** 2, 0) / (qualities.length - 1);
+    const half = Z95 * Math.sqrt(sampleVariance / qualities.length);
+    const [row] = modelPerformanceByType([{ queryType: 'math', model: 'a', cell: cellOf(qualities) }], NOW, cfg);
+    expect(row!.qualityCi95![0]).to.be.closeTo(mean - half, 1e-9);
+    expect(row!.qualityCi95![1]).to.be.closeTo(mean + half, 1e-9);
+    const other = [0.9, 0.7];
+    const otherVariance = (0.1 ** 2 * 2) / 1;
+    const c = enhancementEffectiveness(cellOf(qualities), cellOf(other), NOW, cfg);
+    const se = Math.sqrt(sampleVariance / 4 + otherVariance / 2);
+    expect(c.ci95![1] - c.ci95![0]).to.be.closeTo(2 * Z95 * se, 1e-9);
   });
 
   it('gives an enhancement verdict only when the evidence supports one', () => {

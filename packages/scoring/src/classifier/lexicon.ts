@@ -62,7 +62,7 @@ export const LEXICONS: readonly (readonly string[])[] = [
   microcontroller firmware verilog vhdl fpga assembly shader glsl hlsl opengl vulkan directx unreal
   godot blender plugin extension chrome vscode vim emacs latex markdown snippet boilerplate binary
   tree linked queue heap graph bfs dfs dijkstra sorting sort quicksort mergesort hash hashing cache
-  caching memoization dynamic complexity big-o o(n) bitwise byte bytes bits buffer stream streams
+  caching memoization dynamic complexity bitwise byte bytes bits buffer stream streams
   socket sockets parse parser tokenizer lexer interpreter`,
   // 2 debugging
   `error errors exception exceptions traceback stacktrace stack bug bugs buggy fix fixing fixed debug
@@ -71,7 +71,7 @@ export const LEXICONS: readonly (readonly string[])[] = [
   referenceerror attributeerror indexerror importerror modulenotfounderror nameerror runtimeerror
   timeout deadlock leak refactor refactoring optimize optimise review stuck help why not working
   throws thrown throwing raise raised raises exit status code 404 500 403 401 cors denied permission
-  permissions missing cannot can't couldn't unable compile compiling build building linker
+  permissions missing cannot couldn't unable compile compiling build building linker
   unresolved reference mismatch incompatible deprecated version versions upgrade downgrade
   dependency dependencies conflict conflicts hangs hanging freezes slow memory overflow underflow
   infinite corrupted invalid unhandled uncaught panic abort aborted killed oom`,
@@ -103,7 +103,7 @@ export const LEXICONS: readonly (readonly string[])[] = [
   vendor vendors tool tools choose choosing which better worth`,
   // 5 creative
   `story stories poem poems poetry poet verse verses stanza rhyme rhymes rhyming haiku sonnet
-  limerick lyrics song songs ballad rap fiction fictional fantasy sci-fi novel novella chapter
+  limerick lyrics song songs ballad rap fiction fictional fantasy novel novella chapter
   character characters plot protagonist villain hero dragon dragons wizard magic magical fairy tale
   fable myth legend imagine imaginary imaginative creative joke jokes funny humor humorous pun puns
   parody satire screenplay script scene dialogue monologue roleplay adventure quest dungeon game
@@ -121,7 +121,7 @@ export const LEXICONS: readonly (readonly string[])[] = [
   proofreading edit editing grammar tone formal informal polite professional concise rephrase
   paraphrase wording copywriting headline headlines caption tweet landing documentation manual
   lesson syllabus agenda mail application resignation complaint apology thank-you invitation
-  recommendation reference argumentative persuasive expository narrative op-ed editorial column
+  recommendation reference argumentative persuasive expository narrative editorial column
   minutes grant literature review paper dissertation profile captions thread ad ads advertisement
   copy marketing tagline product description listing seo page eulogy wedding policy handbook
   guideline guidelines readme tutorial plan curriculum worksheet quiz rubric reword polish improve
@@ -137,10 +137,10 @@ export const LEXICONS: readonly (readonly string[])[] = [
   lawsuit geography cities continent mountain river island economy gdp currency astronomy geology
   ecology evolution cell cells dna gene genes protein proteins virus bacteria immune vaccine
   treatment medical drug drugs doctor health body brain heart blood organ star stars sun moon
-  atmosphere weather means mean what's whats who's discovery origin origins author wrote painted
+  atmosphere weather means mean whats discovery origin origins author wrote painted
   composer philosopher philosophy religious tradition traditions holiday language etymology`,
   // 8 summarization
-  `summarize summarise summary summarization summarisation tldr tl;dr condense shorten brief briefly
+  `summarize summarise summary summarization summarisation tldr condense shorten brief briefly
   recap gist synopsis abstract key points main points highlights bullet bullets summarizing
   summarising summaries condensed shortened digest overview takeaways ideas nutshell`,
   // 9 extraction and classification

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { FEATURE_DIM, FeatureBuffer, extractFeatures, focusText } from '../../src/index.js';
+import { LEXICONS } from '../../src/classifier/lexicon.js';
 
 describe('classifier features', () => {
   it('reads the last user turn, with earlier user turns as context', () => {
@@ -12,6 +13,13 @@ describe('classifier features', () => {
     expect(main).to.equal('second question');
     expect(context).to.include('first question');
     expect(context).to.not.include('an answer');
+  });
+
+  it('lists only domain words a prompt can hold: as the tokenizer splits words, or by their five-letter stem', () => {
+    // The tokenizer keeps a-z, 0-9, _ and non-ASCII letters in a word (after lower-casing) and splits on the rest.
+    const word = /^[a-z0-9_\u0080-\uffff]+$/;
+    const unreachable = LEXICONS.flat().filter((w) => !word.test(w) && !(w.length > 5 && word.test(w.slice(0, 5))));
+    expect(unreachable).to.deep.equal([]);
   });
 
   it('reads the head and tail of a very long turn only', () => {
