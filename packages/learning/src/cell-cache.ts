@@ -52,6 +52,13 @@ interface AccountEntry {
   loadedAt: number;
   /** Set when a batch changed the account: the next use reloads in the background and serves these meanwhile. */
   stale: boolean;
+  /**
+   * The read may lack a delta of this replica whose batch had not committed yet (the account was read again
+   * soon after a local delta), or may hold one it also replayed: read again on the first use at least
+   * ownBatchRefreshMs after loading. The replica's own batches re-read an account at most that often, and an
+   * idle account hears no more of them.
+   */
+  recheck: boolean;
   /** The background reload in flight, if any. */
   refresh?: AccountRefresh;
 }
@@ -83,6 +90,8 @@ export class LearningCache {
   private globalTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly options: LearningCacheOptions;
+  /** When this replica last applied a delta of each account (kept when the account is dropped). */
+  private readonly localAt = new Map<string, number>();
 
   constructor(
     private readonly source: CellSource,
@@ -131,6 +140,9 @@ export class LearningCache {
 
   /** Applies a replica's own deltas at once, so that the next decision in this process sees them. */
   applyLocal(accountId: string, deltas: readonly CellDeltaInput[]): void {
+    this.localAt.delete(accountId);
+    this.localAt.set(accountId, this.now());
+    if (this.localAt.size > this.options.maxAccounts) this.localAt.delete(this.localAt.keys().next().value!);
     const entry = this.accounts.get(accountId);
     entry?.refresh?.deltas.push(...deltas);
     // A load that fails drops the entry, and these deltas with it.
@@ -208,6 +220,10 @@ export class LearningCache {
 
   private accountCells(accountId: string): Promise<ScopeCells> {
     const cached = this.accounts.get(accountId);
+    if (cached?.recheck && this.now() - cached.loadedAt >= this.options.ownBatchRefreshMs) {
+      cached.recheck = false;
+      cached.stale = true;
+    }
     if (cached && !cached.stale) return cached.cells;
     if (cached) {
       // Serve what is in memory and swap in the fresh cells when they arrive.
@@ -221,6 +237,8 @@ export class LearningCache {
           this.accounts.set(accountId, {
             cells: Promise.resolve(scope),
             stale: refresh.missed,
+            // A replayed delta whose batch committed before the read began is in the rows already.
+            recheck: refresh.deltas.length > 0,
             loadedAt: refresh.startedAt,
           });
         },
@@ -235,7 +253,13 @@ export class LearningCache {
       const oldest = this.accounts.keys().next().value;
       if (oldest !== undefined) this.accounts.delete(oldest);
     }
-    const entry: AccountEntry = { cells: this.load(accountId), stale: false, loadedAt: this.now() };
+    const now = this.now();
+    const entry: AccountEntry = {
+      cells: this.load(accountId),
+      stale: false,
+      recheck: now - (this.localAt.get(accountId) ?? -Infinity) < this.options.ownBatchRefreshMs,
+      loadedAt: now,
+    };
     entry.cells.catch(() => {
       if (this.accounts.get(accountId) === entry) this.accounts.delete(accountId);
     });

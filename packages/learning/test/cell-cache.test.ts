@@ -330,4 +330,83 @@ describe('LearningCache', function () {
       expect(cells.get(model)!.n).to.be.closeTo(cell(0.8).n + cell(0.5).n, 1e-9);
     });
   });
+
+  describe('with the production refresh limit (own batches re-read an account at most once a second)', function () {
+    let source: HeldSource;
+    let limited: LearningCache;
+    let clock: number;
+
+    beforeEach(async () => {
+      source = new HeldSource(store);
+      clock = Date.now();
+      limited = new LearningCache(
+        source,
+        { maxAccounts: 100, globalRefreshDebounceMs: 0, ownBatchRefreshMs: 1000 },
+        () => clock,
+      );
+      await limited.start();
+    });
+    afterEach(() => limited.close());
+
+    it('reads an account again after it was dropped while a local delta was still queued', async () => {
+      const account = uniqueId('acc');
+      const model = uniqueId('m');
+      const first = write(account, 'math', model, 0.8);
+      await store.enqueue(first);
+      await limited.personal(account, 'math');
+      // A new answer, applied at once; its batch has not committed when a rating drops the account.
+      const pending = write(account, 'math', model, 0.4);
+      limited.applyLocal(account, localDeltas(pending));
+      source.emit({ kind: 'rating', accountId: account });
+      clock += 50;
+      await limited.personal(account, 'math');
+      await store.enqueue(pending);
+      source.emit({ kind: 'cells', accountIds: [account], origin: store.instanceId });
+      clock += 100;
+      // Too soon after the reload for an own batch to re-read it: the answer is missing for now...
+      expect((await limited.personal(account, 'math')).cells.get(model)!.n).to.be.closeTo(cell(0.8).n, 1e-9);
+      // ... and read again on the first use a second after the reload, though no more batches come.
+      clock += 1000;
+      await limited.personal(account, 'math');
+      await settled();
+      await new Promise((r) => setTimeout(r, 20));
+      expect((await limited.personal(account, 'math')).cells.get(model)!.n).to.be.closeTo(
+        cell(0.8).n + cell(0.4).n,
+        1e-9,
+      );
+    });
+
+    it('reads an account again after a background reload whose read may hold a delta it also replayed', async () => {
+      const account = uniqueId('acc');
+      const model = uniqueId('m');
+      await store.enqueue(write(account, 'math', model, 0.8));
+      await limited.personal(account, 'math');
+      source.emit({ kind: 'cells', accountIds: [account], origin: 'another replica' });
+
+      const reload = source.hold('account', { readFirst: false });
+      await limited.personal(account, 'math');
+      // A decision whose batch commits before the reload reads (the pool was busy): read and replay both hold it.
+      const decision = write(account, 'math', model, 0.5);
+      limited.applyLocal(account, localDeltas(decision));
+      await store.enqueue(decision);
+      clock += 100;
+      source.emit({ kind: 'cells', accountIds: [account], origin: store.instanceId });
+      reload.mayRead.resolve();
+      await reload.didRead.promise;
+      reload.answer();
+      await settled();
+
+      clock += 1000;
+      const again = source.hold('account');
+      await limited.personal(account, 'math');
+      expect(again.asked).to.equal(true);
+      await again.didRead.promise;
+      again.answer();
+      await settled();
+      expect((await limited.personal(account, 'math')).cells.get(model)!.n).to.be.closeTo(
+        cell(0.8).n + cell(0.5).n,
+        1e-9,
+      );
+    });
+  });
 });
