@@ -48,6 +48,9 @@ function parseWindow(window: { seconds: string; nanos: number } | undefined): nu
     throw invalidArgument(
       'time_window must not be negative: give a duration such as "86400s" (one day), at most 365 days',
     );
+  // google.protobuf.Duration: nanos in [0, 999,999,999] (REST's "1.5s" arrives so); more would be a second field.
+  if (nanos > 999_999_999)
+    throw invalidArgument('time_window.nanos must be below 1,000,000,000: put whole seconds in seconds');
   const ms = seconds * 1000 + nanos / 1e6;
   if (seconds + nanos / 1e9 > MAX_WINDOW_SECONDS)
     throw invalidArgument(

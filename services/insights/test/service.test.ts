@@ -214,7 +214,7 @@ for (const backend of backends('insights')) {
       expect(a.provider).to.equal('sim');
     });
 
-    it('ListModelStats refuses a negative or over-long window and an unknown query type', async () => {
+    it('ListModelStats refuses a negative, over-long or malformed window and an unknown query type', async () => {
       const negative = await failure(
         call(client, 'listModelStats', alice.key, { timeWindow: { seconds: '-5', nanos: 0 } }),
       );
@@ -225,6 +225,11 @@ for (const backend of backends('insights')) {
       );
       expect(long.code).to.equal(status.INVALID_ARGUMENT);
       expect(long.details).to.match(/^time_window is longer than 365 days/);
+      const nanos = await failure(
+        call(client, 'listModelStats', alice.key, { timeWindow: { seconds: '0', nanos: 2_000_000_000 } }),
+      );
+      expect(nanos.code).to.equal(status.INVALID_ARGUMENT);
+      expect(nanos.details).to.match(/^time_window.nanos must be below 1,000,000,000/);
       const unknown = await failure(call(client, 'listModelStats', alice.key, { queryType: 99 }));
       expect(unknown.code).to.equal(status.INVALID_ARGUMENT);
       expect(unknown.details).to.match(/^query_type 99 is unknown/);
