@@ -429,7 +429,8 @@ export class UpstreamClient {
   }
 
   /** An error event inside a stream (after HTTP 200). */
-  streamError(model: string, upstreamType: string | undefined): ProviderError {
+  streamError(model: string, reportedType: string | undefined): ProviderError {
+    const upstreamType = errorToken(reportedType);
     const code = streamErrorCode(upstreamType);
     const type = upstreamType === undefined ? '' : ` (${upstreamType})`;
     return new ProviderError({
@@ -456,7 +457,7 @@ export class UpstreamClient {
     const status = response.statusCode;
     let upstreamType: string | undefined;
     try {
-      upstreamType = this.readErrorType(JSON.parse(response.text));
+      upstreamType = errorToken(this.readErrorType(JSON.parse(response.text)));
     } catch {
       // An unreadable error body still leaves the status code to go by.
     }
@@ -579,4 +580,13 @@ export function defaultProviderId(protocol: string, baseUrl: string, defaultBase
   } catch {
     return protocol;
   }
+}
+
+/**
+ * An upstream's error type or code, kept only when it is a token such as `rate_limit_exceeded` or
+ * `RESOURCE_EXHAUSTED`: it goes into messages that reach clients, logs and spans, and a server that put
+ * free text there (a moderation notice quoting the prompt) would carry the prompt along.
+ */
+function errorToken(value: string | undefined): string | undefined {
+  return value !== undefined && /^[A-Za-z0-9_.:-]{1,64}$/.test(value) ? value : undefined;
 }

@@ -325,6 +325,22 @@ describe('OpenAICompatibleProvider', () => {
       expect(error.message).to.not.include(CANARY);
     });
 
+    it('drops an error type that is free text (it could quote the prompt), in a stream and in an error response', async () => {
+      await serve((_req, res) =>
+        sendSse(res, [...streamEvents(['a']).slice(0, 2), { data: { error: { type: `flagged: ${CANARY}` } } }]),
+      );
+      const streamed = (await rejectionOf(collect(provider.stream(call)))) as ProviderError;
+      expect(streamed.code).to.equal('UNAVAILABLE');
+      expect(streamed.upstreamType).to.equal(undefined);
+      expect(streamed.message).to.not.include(CANARY);
+      await provider.close();
+      await server.close();
+      await serve((_req, res) => sendJson(res, 400, { error: { code: `policy ${CANARY}`, message: CANARY } }));
+      const refused = (await rejectionOf(provider.complete(call))) as ProviderError;
+      expect(refused.code).to.equal('INVALID_ARGUMENT');
+      expect(refused.message).to.not.include(CANARY);
+    });
+
     it('reports DEADLINE_EXCEEDED when the stream stalls past the deadline', async () => {
       await serve((_req, res) => sendSse(res, streamEvents(['slow']).slice(0, 2), { keepOpen: true }));
       const error = await rejectionOf(collect(provider.stream({ ...call, timeoutMs: 150 })));

@@ -455,7 +455,10 @@ class RequestHandler {
         try {
           resolve(JSON.parse(text) as JsonValue);
         } catch (e) {
-          reject(invalidArgument(`the request body is not valid JSON (${(e as Error).message}): send a JSON object`));
+          // The parser's own message can quote the body around the error (the prompt): only its position is kept.
+          const position = /at position (\d+)/.exec((e as Error).message)?.[1];
+          const where = position === undefined ? '' : ` (at character ${position})`;
+          reject(invalidArgument(`the request body is not valid JSON${where}: send a JSON object`));
         }
       });
     });

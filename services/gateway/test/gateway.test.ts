@@ -358,6 +358,11 @@ describe('gateway (REST facade over real gRPC backends)', () => {
       const res = await post('/api/v1/route', '{"messages": [');
       expect(res.status).to.equal(400);
       expect((await readJson(res)).message).to.contain('not valid JSON');
+      // The parser quotes the text around an unexpected token: none of the body comes back.
+      const secret = await post('/api/v1/route', '{"messages":[{"role":"user","content":"SECRET-prompt text"},]}');
+      const message = (await readJson(secret)).message as string;
+      expect(message).to.match(/^the request body is not valid JSON/);
+      expect(message).to.not.include('pt text');
       const bad = await fetch(`${base}/api/v1/route`, {
         method: 'POST',
         headers: JSON_HEADERS,
