@@ -363,8 +363,8 @@ export const FeedbackServiceService = {
    * Rates one request of the calling account. The rating is committed before the call returns.
    * Errors:
    * - UNAUTHENTICATED: the credential is missing, malformed, expired or revoked.
-   * - INVALID_ARGUMENT: request_id is empty, neither score nor is_helpful is given, or score is not an
-   *   integer from 1 to 5.
+   * - INVALID_ARGUMENT: request_id is empty or not shaped like a request id ("req_" followed by 8 to 64
+   *   letters and digits), neither score nor is_helpful is given, or score is not an integer from 1 to 5.
    * - NOT_FOUND: no request with that id exists for the calling account (another account's request
    *   answers the same way).
    * - FAILED_PRECONDITION: the request is older than the rating retention window, or was a routing
@@ -388,8 +388,8 @@ export interface FeedbackServiceServer extends UntypedServiceImplementation {
    * Rates one request of the calling account. The rating is committed before the call returns.
    * Errors:
    * - UNAUTHENTICATED: the credential is missing, malformed, expired or revoked.
-   * - INVALID_ARGUMENT: request_id is empty, neither score nor is_helpful is given, or score is not an
-   *   integer from 1 to 5.
+   * - INVALID_ARGUMENT: request_id is empty or not shaped like a request id ("req_" followed by 8 to 64
+   *   letters and digits), neither score nor is_helpful is given, or score is not an integer from 1 to 5.
    * - NOT_FOUND: no request with that id exists for the calling account (another account's request
    *   answers the same way).
    * - FAILED_PRECONDITION: the request is older than the rating retention window, or was a routing
@@ -403,8 +403,8 @@ export interface FeedbackServiceClient extends Client {
    * Rates one request of the calling account. The rating is committed before the call returns.
    * Errors:
    * - UNAUTHENTICATED: the credential is missing, malformed, expired or revoked.
-   * - INVALID_ARGUMENT: request_id is empty, neither score nor is_helpful is given, or score is not an
-   *   integer from 1 to 5.
+   * - INVALID_ARGUMENT: request_id is empty or not shaped like a request id ("req_" followed by 8 to 64
+   *   letters and digits), neither score nor is_helpful is given, or score is not an integer from 1 to 5.
    * - NOT_FOUND: no request with that id exists for the calling account (another account's request
    *   answers the same way).
    * - FAILED_PRECONDITION: the request is older than the rating retention window, or was a routing

@@ -2061,7 +2061,8 @@ export const InsightsServiceService = {
    * Lists per-model statistics by query type.
    * Errors:
    * - UNAUTHENTICATED: the credential is missing or invalid.
-   * - INVALID_ARGUMENT: time_window is negative or longer than 365 days.
+   * - INVALID_ARGUMENT: time_window is negative, longer than 365 days or has nanos of 1e9 or more, or
+   *   query_type is not a known value.
    */
   listModelStats: {
     path: "/routeplex.insights.v1.InsightsService/ListModelStats" as const,
@@ -2134,7 +2135,8 @@ export interface InsightsServiceServer extends UntypedServiceImplementation {
    * Lists per-model statistics by query type.
    * Errors:
    * - UNAUTHENTICATED: the credential is missing or invalid.
-   * - INVALID_ARGUMENT: time_window is negative or longer than 365 days.
+   * - INVALID_ARGUMENT: time_window is negative, longer than 365 days or has nanos of 1e9 or more, or
+   *   query_type is not a known value.
    */
   listModelStats: handleUnaryCall<ListModelStatsRequest, ListModelStatsResponse>;
   /**
@@ -2182,7 +2184,8 @@ export interface InsightsServiceClient extends Client {
    * Lists per-model statistics by query type.
    * Errors:
    * - UNAUTHENTICATED: the credential is missing or invalid.
-   * - INVALID_ARGUMENT: time_window is negative or longer than 365 days.
+   * - INVALID_ARGUMENT: time_window is negative, longer than 365 days or has nanos of 1e9 or more, or
+   *   query_type is not a known value.
    */
   listModelStats(
     request: ListModelStatsRequest,

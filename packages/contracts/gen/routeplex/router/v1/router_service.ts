@@ -3153,9 +3153,10 @@ export const RouterServiceService = {
    * Errors:
    * - UNAUTHENTICATED: the credential is missing, malformed, expired or revoked.
    * - INVALID_ARGUMENT: unknown model, empty or malformed messages, an unknown role, max_tokens (or
-   *   max_completion_tokens) out of range or the two set to different values, allowed_models naming no
-   *   model of the deployment, a prompt beyond every candidate's context window, or a request every model
-   *   tried refused as invalid; the message names the field to fix.
+   *   max_completion_tokens) outside 1 to 1,000,000 or the two set to different values, a sampling
+   *   parameter out of its range, routing.max_cost_usd not above 0, allowed_models naming no model of the
+   *   deployment, a prompt beyond every candidate's context window, or a request every model tried refused
+   *   as invalid; the message names the field to fix.
    * - FAILED_PRECONDITION: no model satisfies the constraints (allowed models, max cost, capabilities).
    * - UNAVAILABLE: every candidate failed, or its circuit is open after failures; the message lists the
    *   attempts or names the disabled models.
@@ -3244,9 +3245,10 @@ export interface RouterServiceServer extends UntypedServiceImplementation {
    * Errors:
    * - UNAUTHENTICATED: the credential is missing, malformed, expired or revoked.
    * - INVALID_ARGUMENT: unknown model, empty or malformed messages, an unknown role, max_tokens (or
-   *   max_completion_tokens) out of range or the two set to different values, allowed_models naming no
-   *   model of the deployment, a prompt beyond every candidate's context window, or a request every model
-   *   tried refused as invalid; the message names the field to fix.
+   *   max_completion_tokens) outside 1 to 1,000,000 or the two set to different values, a sampling
+   *   parameter out of its range, routing.max_cost_usd not above 0, allowed_models naming no model of the
+   *   deployment, a prompt beyond every candidate's context window, or a request every model tried refused
+   *   as invalid; the message names the field to fix.
    * - FAILED_PRECONDITION: no model satisfies the constraints (allowed models, max cost, capabilities).
    * - UNAVAILABLE: every candidate failed, or its circuit is open after failures; the message lists the
    *   attempts or names the disabled models.
@@ -3291,9 +3293,10 @@ export interface RouterServiceClient extends Client {
    * Errors:
    * - UNAUTHENTICATED: the credential is missing, malformed, expired or revoked.
    * - INVALID_ARGUMENT: unknown model, empty or malformed messages, an unknown role, max_tokens (or
-   *   max_completion_tokens) out of range or the two set to different values, allowed_models naming no
-   *   model of the deployment, a prompt beyond every candidate's context window, or a request every model
-   *   tried refused as invalid; the message names the field to fix.
+   *   max_completion_tokens) outside 1 to 1,000,000 or the two set to different values, a sampling
+   *   parameter out of its range, routing.max_cost_usd not above 0, allowed_models naming no model of the
+   *   deployment, a prompt beyond every candidate's context window, or a request every model tried refused
+   *   as invalid; the message names the field to fix.
    * - FAILED_PRECONDITION: no model satisfies the constraints (allowed models, max cost, capabilities).
    * - UNAVAILABLE: every candidate failed, or its circuit is open after failures; the message lists the
    *   attempts or names the disabled models.
