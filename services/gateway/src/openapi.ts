@@ -11,14 +11,28 @@ const STATUS_SCHEMA = 'google.rpc.Status';
  * gateway serves: one operation per HTTP method and path, parameters from path variables and query
  * fields, schemas from message descriptors (proto field names, as the gateway emits), descriptions from
  * the proto comments.
+ *
+ * What the document promises is what the facade accepts:
+ * - a request body is required when an empty one would leave a REQUIRED field unset (the services refuse
+ *   that with 400): for `body: "*"`, when the message has a REQUIRED field the path does not bind; for a
+ *   body bound to one field, when that field is REQUIRED;
+ * - JSON null is allowed for every field that is not REQUIRED of the messages a request body carries:
+ *   proto3 JSON reads null as "absent" for every field kind (not for list items or map values), and null
+ *   for a REQUIRED field reads as absent and is refused. Messages that only answers carry keep their types:
+ *   the gateway omits unset fields there instead of sending null;
+ * - every GET route also answers HEAD (the headers of GET, no body). CORS preflights (OPTIONS) are left
+ *   out: browsers send them, not API clients.
  */
 export function buildOpenApi(contracts: Contracts, table: RouteTable): Record<string, unknown> {
   const schemas: Record<string, Schema> = {};
+  const inputTypes = requestBodyMessages(table);
   const refOf = (desc: DescMessage | DescEnum): Schema => {
     if (!(desc.typeName in schemas)) {
       schemas[desc.typeName] = {}; // placeholder first: message types may be recursive
       schemas[desc.typeName] =
-        desc.kind === 'enum' ? enumSchema(contracts, desc) : messageSchema(contracts, desc, refOf);
+        desc.kind === 'enum'
+          ? enumSchema(contracts, desc)
+          : messageSchema(contracts, desc, refOf, inputTypes.has(desc));
     }
     return { $ref: `#/components/schemas/${desc.typeName}` };
   };
@@ -72,13 +86,16 @@ export function buildOpenApi(contracts: Contracts, table: RouteTable): Record<st
       },
     };
     if (main.body !== '') {
-      const bodySchema = main.bodyField ? fieldSchema(contracts, main.bodyField, refOf) : refOf(main.input);
+      const bodySchema = main.bodyField
+        ? fieldSchema(contracts, main.bodyField, refOf, !contracts.isRequired(main.bodyField))
+        : refOf(main.input);
       operation.requestBody = {
-        required: main.body === '*' ? false : true,
+        required: bodyRequired(contracts, main),
         content: { 'application/json': { schema: bodySchema } },
       };
     }
     (paths[path] ??= {})[methodKey] = operation;
+    if (methodKey === 'get') paths[path]!.head = headOperation(operation, operationIds);
   }
   schemas[STATUS_SCHEMA] = {
     type: 'object',
@@ -116,6 +133,47 @@ export function buildOpenApi(contracts: Contracts, table: RouteTable): Record<st
       securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'A JWT or an rpx_ API key.' } },
     },
   };
+}
+
+/** The facade serves HEAD wherever it serves GET, taking the same parameters. */
+function headOperation(get: Record<string, unknown>, operationIds: Set<string>): Record<string, unknown> {
+  let operationId = `${get.operationId as string}_Head`;
+  for (let n = 2; operationIds.has(operationId); n++) operationId = `${get.operationId as string}_Head${n}`;
+  operationIds.add(operationId);
+  const responses = Object.fromEntries(
+    Object.entries(get.responses as Record<string, Schema>).map(([status, { content: _content, ...rest }]) => [
+      status,
+      rest,
+    ]),
+  );
+  return {
+    ...get,
+    operationId,
+    description: `The status and headers of GET, without its body.\n\n${get.description as string}`,
+    responses,
+  };
+}
+
+/** An empty body is an empty message, which the services refuse when it leaves a REQUIRED field unset. */
+function bodyRequired(contracts: Contracts, b: Binding): boolean {
+  if (b.bodyField) return contracts.isRequired(b.bodyField);
+  const fromPath = new Set(b.pathFields.filter((chain) => chain.length === 1).map((chain) => chain[0]));
+  return b.input.fields.some((f) => contracts.isRequired(f) && !fromPath.has(f));
+}
+
+/** The message types a request body can carry, at any depth (well-known types have schemas of their own). */
+function requestBodyMessages(table: RouteTable): Set<DescMessage> {
+  const out = new Set<DescMessage>();
+  const walk = (m: DescMessage) => {
+    if (out.has(m) || m.typeName.startsWith('google.protobuf.')) return;
+    out.add(m);
+    for (const f of m.fields) if (f.message) walk(f.message);
+  };
+  for (const b of table.bindings) {
+    if (b.body === '*') walk(b.input);
+    else if (b.bodyField?.message) walk(b.bodyField.message);
+  }
+  return out;
 }
 
 function responseSchema(b: Binding, refOf: (d: DescMessage | DescEnum) => Schema): Schema {
@@ -176,12 +234,18 @@ function enumSchema(contracts: Contracts, e: DescEnum): Schema {
   };
 }
 
-function messageSchema(contracts: Contracts, m: DescMessage, refOf: (d: DescMessage | DescEnum) => Schema): Schema {
+function messageSchema(
+  contracts: Contracts,
+  m: DescMessage,
+  refOf: (d: DescMessage | DescEnum) => Schema,
+  input: boolean,
+): Schema {
   const properties: Record<string, Schema> = {};
   const required: string[] = [];
   for (const field of m.fields) {
-    properties[field.name] = fieldSchema(contracts, field, refOf);
-    if (contracts.isRequired(field)) required.push(field.name);
+    const isRequired = contracts.isRequired(field);
+    properties[field.name] = fieldSchema(contracts, field, refOf, input && !isRequired);
+    if (isRequired) required.push(field.name);
   }
   return {
     type: 'object',
@@ -192,9 +256,23 @@ function messageSchema(contracts: Contracts, m: DescMessage, refOf: (d: DescMess
   };
 }
 
-function fieldSchema(contracts: Contracts, field: DescField, refOf: (d: DescMessage | DescEnum) => Schema): Schema {
+function fieldSchema(
+  contracts: Contracts,
+  field: DescField,
+  refOf: (d: DescMessage | DescEnum) => Schema,
+  nullable = false,
+): Schema {
+  const schema = nullable ? orNull(fieldSchemaNoDoc(field, refOf)) : fieldSchemaNoDoc(field, refOf);
   const description = contracts.comment(field);
-  return description ? { ...fieldSchemaNoDoc(field, refOf), description } : fieldSchemaNoDoc(field, refOf);
+  return description ? { ...schema, description } : schema;
+}
+
+/** The schema, or JSON null, as OpenAPI 3.1 (JSON Schema 2020-12) says it: `nullable` is 3.0 only. */
+function orNull(schema: Schema): Schema {
+  // An enum's values are listed in its component, so null cannot be added to the type alone.
+  if ('$ref' in schema) return { anyOf: [schema, { type: 'null' }] };
+  if (schema.type === undefined) return schema; // google.protobuf.Value: any JSON, null included
+  return { ...schema, type: [schema.type, 'null'].flat() };
 }
 
 function fieldSchemaNoDoc(field: DescField, refOf: (d: DescMessage | DescEnum) => Schema): Schema {
