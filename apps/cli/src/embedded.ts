@@ -9,6 +9,8 @@ import {
   createLogger,
   exitOnFatal,
   forgetKeysOnChange,
+  listenOn,
+  StartupError,
   type Logger,
 } from '@routeplex/platform';
 import { hashApiKey as hashKey, openStore, type Store } from '@routeplex/store';
@@ -21,6 +23,9 @@ import { createGateway, DASHBOARD_DIR, DASHBOARD_PREFIX } from '@routeplex/gatew
 
 const GATEWAY_MAIN = fileURLToPath(import.meta.resolve('@routeplex/gateway/main'));
 const OTEL_HOOK = import.meta.resolve('@routeplex/platform/otel-hook');
+// Resolved here rather than by the child: a bare `--import tsx` is looked up from the working directory,
+// which need not be the repository when the installed command runs.
+const TSX = import.meta.resolve('tsx');
 import type { EmbeddedConfig } from './config.js';
 
 export interface EmbeddedSecrets {
@@ -141,23 +146,29 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   const devApiKey = await ensureDevKey(store, config.ROUTEPLEX_DATA_DIR);
   const host = config.GRPC_HOST;
   const shared = { store, authenticator, logger, host, scoring };
-  const router = await startRouterService({
-    ...shared,
-    port: config.ROUTER_GRPC_PORT,
-    catalog,
-    hmacSecret: secrets.hmacSecret,
-    enhancementHoldout: config.ROUTEPLEX_ENHANCEMENT_HOLDOUT,
-    maxAttempts: config.ROUTEPLEX_MAX_ATTEMPTS,
-    callTimeoutMs: config.ROUTEPLEX_CALL_TIMEOUT_MS,
-    breaker: { failureThreshold: 5, coolDownMs: 30_000 },
-    ...(options.seed === undefined ? {} : { seed: options.seed }),
-  });
-  const feedback = await startFeedbackService({
-    ...shared,
-    port: config.FEEDBACK_GRPC_PORT,
-    retentionDays: config.ROUTEPLEX_RATING_RETENTION_DAYS,
-  });
-  const insights = await startInsightsService({ ...shared, port: config.INSIGHTS_GRPC_PORT, catalog });
+  const router = await listenOn({ variable: 'ROUTER_GRPC_PORT', host, port: config.ROUTER_GRPC_PORT }, () =>
+    startRouterService({
+      ...shared,
+      port: config.ROUTER_GRPC_PORT,
+      catalog,
+      hmacSecret: secrets.hmacSecret,
+      enhancementHoldout: config.ROUTEPLEX_ENHANCEMENT_HOLDOUT,
+      maxAttempts: config.ROUTEPLEX_MAX_ATTEMPTS,
+      callTimeoutMs: config.ROUTEPLEX_CALL_TIMEOUT_MS,
+      breaker: { failureThreshold: 5, coolDownMs: 30_000 },
+      ...(options.seed === undefined ? {} : { seed: options.seed }),
+    }),
+  );
+  const feedback = await listenOn({ variable: 'FEEDBACK_GRPC_PORT', host, port: config.FEEDBACK_GRPC_PORT }, () =>
+    startFeedbackService({
+      ...shared,
+      port: config.FEEDBACK_GRPC_PORT,
+      retentionDays: config.ROUTEPLEX_RATING_RETENTION_DAYS,
+    }),
+  );
+  const insights = await listenOn({ variable: 'INSIGHTS_GRPC_PORT', host, port: config.INSIGHTS_GRPC_PORT }, () =>
+    startInsightsService({ ...shared, port: config.INSIGHTS_GRPC_PORT, catalog }),
+  );
   const backends = {
     'routeplex.router.v1.RouterService': `${host}:${router.port}`,
     'routeplex.feedback.v1.FeedbackService': `${host}:${feedback.port}`,
@@ -165,16 +176,18 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   };
   const gateway =
     config.ROUTEPLEX_GATEWAY_MODE === 'inline'
-      ? await createGateway({
-          host: config.GATEWAY_HOST,
-          port: config.GATEWAY_PORT,
-          backends,
-          bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
-          corsOrigins: config.GATEWAY_CORS_ORIGINS,
-          staticDir: DASHBOARD_DIR,
-          staticPrefix: DASHBOARD_PREFIX,
-          logger,
-        })
+      ? await listenOn({ variable: 'GATEWAY_PORT', host: config.GATEWAY_HOST, port: config.GATEWAY_PORT }, () =>
+          createGateway({
+            host: config.GATEWAY_HOST,
+            port: config.GATEWAY_PORT,
+            backends,
+            bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
+            corsOrigins: config.GATEWAY_CORS_ORIGINS,
+            staticDir: DASHBOARD_DIR,
+            staticPrefix: DASHBOARD_PREFIX,
+            logger,
+          }),
+        )
       : await spawnGateway(config, backends);
   let closed = false;
   return {
@@ -202,7 +215,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
 async function spawnGateway(config: EmbeddedConfig, backends: Record<string, string>) {
   const child = fork(GATEWAY_MAIN, [], {
     // With tracing on, the facade's gRPC client calls are traced only with the hook loaded first.
-    execArgv: ['--import', 'tsx', ...(config.ROUTEPLEX_TRACES === 'none' ? [] : ['--import', OTEL_HOOK])],
+    execArgv: ['--import', TSX, ...(config.ROUTEPLEX_TRACES === 'none' ? [] : ['--import', OTEL_HOOK])],
     env: {
       ...process.env,
       GATEWAY_HOST: config.GATEWAY_HOST,
@@ -217,10 +230,14 @@ async function spawnGateway(config: EmbeddedConfig, backends: Record<string, str
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const url = await new Promise<string>((resolve, reject) => {
-    child.once('message', (m: { listening?: string }) =>
-      m.listening ? resolve(m.listening) : reject(new Error('gateway failed')),
+    // A facade that cannot start sends why (a busy GATEWAY_PORT, ...) and exits; one that dies without a
+    // word has printed what it could on the shared stderr. 'close', unlike 'exit', comes after its last message.
+    child.once('message', (m: { listening?: string; failed?: string }) =>
+      m.listening ? resolve(m.listening) : reject(new StartupError(m.failed ?? 'the REST facade failed to start')),
     );
-    child.once('exit', (code) => reject(new Error(`the REST facade exited with code ${code} before listening`)));
+    child.once('close', (code) =>
+      reject(new StartupError(`the REST facade exited with code ${code} before listening; its output above says why`)),
+    );
   });
   return {
     url,

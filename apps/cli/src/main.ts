@@ -1,7 +1,7 @@
 // The `routeplex` command: the embedded all-in-one start, account and key administration, development
 // JWTs, and the replay evaluator.
 import { parseArgs } from 'node:util';
-import { ACCOUNT_ID_SHAPE, ConfigError, mintJwt, startTelemetry, telemetryConfigFrom } from '@routeplex/platform';
+import { ACCOUNT_ID_SHAPE, exitOnFailure, mintJwt, startTelemetry, telemetryConfigFrom } from '@routeplex/platform';
 import { openStore } from '@routeplex/store';
 import { loadEmbeddedConfig } from './config.js';
 import { savedSecrets, startEmbedded } from './embedded.js';
@@ -12,10 +12,16 @@ const USAGE = `usage: routeplex <command>
   key create <account-id>            print a new API key for an account
   key revoke <account-id> <key-id>   revoke an API key
   jwt mint <account-id> [--ttl s]    print a development HS256 JWT (ROUTEPLEX_JWT_SECRET or the embedded one)
-  replay [options]                   replay evaluator (see 'routeplex replay --help')`;
+  replay [options]                   replay evaluator (see 'routeplex replay --help')
+  help                               print this usage`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
+  // Before the configuration is read: asking for the usage must work whatever the environment holds.
+  if (command === 'help' || command === '--help' || command === '-h') {
+    console.log(USAGE);
+    return 0;
+  }
   if (command === 'replay') {
     const { runReplayCli } = await import('@routeplex/replay');
     return runReplayCli(argv.slice(1));
@@ -125,10 +131,4 @@ Try it:
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err instanceof ConfigError || (err as { code?: string })?.code ? (err as Error).message : err);
-    process.exit(1);
-  },
-);
+main(process.argv.slice(2)).then((code) => process.exit(code), exitOnFailure(process.env));

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Authenticator } from '@routeplex/platform';
@@ -66,7 +67,11 @@ function routeplex(args: string[], env: Record<string, string>): Promise<Run> {
     execFile(
       process.execPath,
       ['--import', 'tsx', MAIN, ...args],
-      { env: { ...process.env, ROUTEPLEX_LOG_LEVEL: 'warn', ROUTEPLEX_JWT_SECRET: JWT_SECRET, ...env } },
+      {
+        env: { ...process.env, ROUTEPLEX_LOG_LEVEL: 'warn', ROUTEPLEX_JWT_SECRET: JWT_SECRET, ...env },
+        // A `start` that should have failed would otherwise serve until the suite gives up on it.
+        timeout: 60_000,
+      },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -181,6 +186,60 @@ for (const location of locations) {
     });
   });
 }
+
+describe('routeplex help', () => {
+  it('prints the usage on stdout and exits 0, even with an environment it would refuse', async () => {
+    for (const args of [['--help'], ['-h'], ['help']]) {
+      const run = await routeplex(args, { GATEWAY_PORT: 'abc' });
+      expect(run.code, args.join(' ')).to.equal(0);
+      expect(run.stdout).to.match(/^usage: routeplex <command>/);
+      expect(run.stderr).to.equal('');
+    }
+  });
+});
+
+describe('routeplex start on a port that is taken', function () {
+  this.timeout(90_000);
+  let dir = '';
+  let holder: ReturnType<typeof createServer>;
+  let taken = 0;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rpx-busy-'));
+    holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    taken = (holder.address() as { port: number }).port;
+  });
+  after(async () => {
+    await new Promise((resolve) => holder.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const cases = [
+    { variable: 'GATEWAY_PORT', mode: 'process' },
+    { variable: 'GATEWAY_PORT', mode: 'inline' },
+    { variable: 'ROUTER_GRPC_PORT', mode: 'process' },
+    { variable: 'INSIGHTS_GRPC_PORT', mode: 'process' },
+  ];
+  for (const { variable, mode } of cases) {
+    it(`says in one line, without a stack, to free ${variable} or change it (facade mode ${mode}), and exits 1`, async () => {
+      const run = await routeplex(['start'], {
+        ROUTEPLEX_DATA_DIR: dir,
+        DATABASE_URL: '',
+        ROUTEPLEX_GATEWAY_MODE: mode,
+        ROUTER_GRPC_PORT: '0',
+        FEEDBACK_GRPC_PORT: '0',
+        INSIGHTS_GRPC_PORT: '0',
+        GATEWAY_PORT: '0',
+        [variable]: String(taken),
+      });
+      expect(run.code, run.stderr).to.equal(1);
+      expect(run.stderr).to.equal(
+        `${variable} ${taken} is in use: stop what listens there or set ${variable} to a free port\n`,
+      );
+      expect(run.stdout).not.to.include('routeplex is running');
+    });
+  }
+});
 
 describe('routeplex start (scripts/start)', function () {
   this.timeout(90_000);

@@ -6,3 +6,4 @@ export * from './grpc-server.js';
 export * from './telemetry.js';
 export * from './secrets.js';
 export * from './env.js';
+export * from './startup.js';

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Preference } from '@routeplex/scoring';
 import { isPreference } from '@routeplex/scoring';
-import { loadPrices, loadReplay } from './dataset.js';
+import { loadPrices, loadReplay, ReplayDataError, type ModelPrice, type ReplayRow } from './dataset.js';
 import { formatReplayReport } from './report.js';
 import { runReplay } from './run.js';
 
@@ -41,11 +41,15 @@ function parseCli(args: string[]) {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const num = (name: string, v: string | undefined, ok: (n: number) => boolean, want: string) => {
+  // Plain decimal digits only: Number() also reads '' as 0, '0x10' as 16 and '1e3' as 1000.
+  const num = (name: string, v: string, shape: RegExp, ok: (n: number) => boolean, want: string) => {
     const n = Number(v);
-    if (!ok(n)) throw new UsageError(`--${name} must be ${want}; got ${v}.`);
+    if (!shape.test(v) || !ok(n)) throw new UsageError(`--${name} must be ${want}, in decimal digits; got '${v}'.`);
     return n;
   };
+  const DECIMAL = /^([0-9]+(\.[0-9]+)?|\.[0-9]+)$/;
+  const INTEGER = /^-?[0-9]+$/;
+  const positiveInt = (n: number) => Number.isSafeInteger(n) && n >= 1;
   if (values.help) return { help: true as const };
   if (!values.dataset)
     throw new UsageError(
@@ -60,11 +64,11 @@ function parseCli(args: string[]) {
     json: values.json,
     options: {
       preference: values.preference as Preference,
-      feedbackRate: num('feedback-rate', values['feedback-rate'], (n) => n >= 0 && n <= 1, 'between 0 and 1'),
-      accounts: num('accounts', values.accounts, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1'),
-      passes: num('passes', values.passes, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1'),
-      seed: num('seed', values.seed, Number.isInteger, 'an integer'),
-      windows: num('windows', values.windows, (n) => Number.isInteger(n) && n >= 1, 'an integer >= 1'),
+      feedbackRate: num('feedback-rate', values['feedback-rate'], DECIMAL, (n) => n <= 1, 'a number from 0 to 1'),
+      accounts: num('accounts', values.accounts, INTEGER, positiveInt, 'an integer >= 1'),
+      passes: num('passes', values.passes, INTEGER, positiveInt, 'an integer >= 1'),
+      seed: num('seed', values.seed, INTEGER, Number.isSafeInteger, 'an integer'),
+      windows: num('windows', values.windows, INTEGER, positiveInt, 'an integer >= 1'),
     },
   };
 }
@@ -86,7 +90,17 @@ export function runReplayCli(
     out(REPLAY_USAGE);
     return 0;
   }
-  const report = runReplay(loadReplay(parsed.dataset), parsed.models ? loadPrices(parsed.models) : [], parsed.options);
+  let rows: ReplayRow[];
+  let prices: ModelPrice[];
+  try {
+    rows = loadReplay(parsed.dataset);
+    prices = parsed.models ? loadPrices(parsed.models) : [];
+  } catch (e) {
+    if (!(e instanceof ReplayDataError)) throw e;
+    err(e.message);
+    return 1;
+  }
+  const report = runReplay(rows, prices, parsed.options);
   out(parsed.json ? JSON.stringify(report, null, 2) : formatReplayReport(report));
   return 0;
 }

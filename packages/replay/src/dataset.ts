@@ -32,7 +32,10 @@ export class ReplayDataError extends Error {
   }
 }
 
-/** Parse a replay file; every line must have an id, messages and at least one outcome with quality in [0, 1]. */
+/**
+ * Parse a replay file; every line must have an id, messages and outcomes with quality in [0, 1]. Lines with no
+ * outcome are skipped; a file left with none is refused.
+ */
 export function parseReplay(text: string, source = 'replay'): ReplayRow[] {
   const rows: ReplayRow[] = [];
   text.split('\n').forEach((line, i) => {
@@ -55,6 +58,11 @@ export function parseReplay(text: string, source = 'replay'): ReplayRow[] {
     }
     if (Object.keys(r.outcomes).length > 0) rows.push(r);
   });
+  // Nothing to replay would still make a report, of NaN figures and vacuously met targets.
+  if (rows.length === 0)
+    throw new ReplayDataError(
+      `${source} holds no prompt with outcomes; a replay needs at least one line whose "outcomes" gives a model's "quality".`,
+    );
   return rows;
 }
 

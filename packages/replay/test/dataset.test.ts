@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseReplay } from '../src/index.js';
+import { parseReplay, ReplayDataError } from '../src/index.js';
 
 describe('replay dataset', () => {
   it('parses the DESIGN.md format and skips prompts without outcomes', () => {
@@ -21,5 +21,15 @@ describe('replay dataset', () => {
     expect(() => parseReplay(JSON.stringify({ id: 'q', messages: [], outcomes: { m: { quality: 2 } } }))).to.throw(
       /outcome m needs "quality" in \[0, 1\]/,
     );
+  });
+
+  it('refuses a file with no prompt that has outcomes, instead of a report of NaN figures', () => {
+    const withoutOutcomes = JSON.stringify({ id: 'q', messages: [{ role: 'user', content: 'x' }], outcomes: {} });
+    for (const text of ['', '\n\n', withoutOutcomes]) {
+      expect(() => parseReplay(text, 'empty.jsonl'))
+        .to.throw(ReplayDataError)
+        .with.property('message')
+        .that.matches(/^empty\.jsonl holds no prompt with outcomes/);
+    }
   });
 });

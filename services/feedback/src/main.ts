@@ -6,7 +6,9 @@ import {
   authConfigFrom,
   commonEnv,
   createLogger,
+  exitOnFailure,
   exitOnFatal,
+  listenOn,
   loadConfig,
   startTelemetry,
   telemetryConfigFrom,
@@ -38,21 +40,22 @@ async function main(): Promise<void> {
   });
   const authenticator = new Authenticator(authConfigFrom(config), (hash) => store.findAccountByKeyHash(hash));
   forgetKeysOnChange(authenticator, store);
-  const service = await startFeedbackService({
-    store,
-    authenticator,
-    logger,
-    host: config.GRPC_HOST,
-    port: config.FEEDBACK_GRPC_PORT,
-    scoring: defaultScoringConfig,
-    retentionDays: config.ROUTEPLEX_RATING_RETENTION_DAYS,
-    batch: { maxItems: config.FEEDBACK_BATCH_MAX_RATINGS, maxDelayMs: config.FEEDBACK_BATCH_DELAY_MS },
-  });
+  const service = await listenOn(
+    { variable: 'FEEDBACK_GRPC_PORT', host: config.GRPC_HOST, port: config.FEEDBACK_GRPC_PORT },
+    () =>
+      startFeedbackService({
+        store,
+        authenticator,
+        logger,
+        host: config.GRPC_HOST,
+        port: config.FEEDBACK_GRPC_PORT,
+        scoring: defaultScoringConfig,
+        retentionDays: config.ROUTEPLEX_RATING_RETENTION_DAYS,
+        batch: { maxItems: config.FEEDBACK_BATCH_MAX_RATINGS, maxDelayMs: config.FEEDBACK_BATCH_DELAY_MS },
+      }),
+  );
   logger.info({ host: config.GRPC_HOST, port: service.port }, 'FeedbackService listening');
   stopOnSignals(logger, 'FeedbackService', [() => service.close(), () => store.close(), () => telemetry.shutdown()]);
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+main().catch(exitOnFailure(process.env));

@@ -8,7 +8,9 @@ import {
   authConfigFrom,
   commonEnv,
   createLogger,
+  exitOnFailure,
   exitOnFatal,
+  listenOn,
   loadConfig,
   startTelemetry,
   telemetryConfigFrom,
@@ -43,15 +45,19 @@ async function main(): Promise<void> {
   });
   const authenticator = new Authenticator(authConfigFrom(config), (hash) => store.findAccountByKeyHash(hash));
   forgetKeysOnChange(authenticator, store);
-  const service = await startInsightsService({
-    store,
-    authenticator,
-    logger,
-    host: config.GRPC_HOST,
-    port: config.INSIGHTS_GRPC_PORT,
-    scoring: defaultScoringConfig,
-    catalog,
-  });
+  const service = await listenOn(
+    { variable: 'INSIGHTS_GRPC_PORT', host: config.GRPC_HOST, port: config.INSIGHTS_GRPC_PORT },
+    () =>
+      startInsightsService({
+        store,
+        authenticator,
+        logger,
+        host: config.GRPC_HOST,
+        port: config.INSIGHTS_GRPC_PORT,
+        scoring: defaultScoringConfig,
+        catalog,
+      }),
+  );
   logger.info({ host: config.GRPC_HOST, port: service.port }, 'InsightsService listening');
   stopOnSignals(logger, 'InsightsService', [
     () => service.close(),
@@ -61,7 +67,4 @@ async function main(): Promise<void> {
   ]);
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
-});
+main().catch(exitOnFailure(process.env));
