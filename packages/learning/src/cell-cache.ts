@@ -220,7 +220,8 @@ export class LearningCache {
 
   private accountCells(accountId: string): Promise<ScopeCells> {
     const cached = this.accounts.get(accountId);
-    if (cached?.recheck && this.now() - cached.loadedAt >= this.options.ownBatchRefreshMs) {
+    // Not while a reload is in flight: a second one would take over the deltas the first must replay.
+    if (cached?.recheck && !cached.refresh && this.now() - cached.loadedAt >= this.options.ownBatchRefreshMs) {
       cached.recheck = false;
       cached.stale = true;
     }

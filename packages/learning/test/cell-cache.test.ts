@@ -376,6 +376,37 @@ describe('LearningCache', function () {
       );
     });
 
+    it('does not start a second reload over one in flight, which would take over the deltas the first replays', async () => {
+      const account = uniqueId('acc');
+      const model = uniqueId('m');
+      await store.enqueue(write(account, 'math', model, 0.8));
+      const queued = write(account, 'math', model, 0.6);
+      limited.applyLocal(account, localDeltas(queued));
+      await limited.personal(account, 'math'); // read soon after a local delta: to be read again
+      await store.enqueue(queued);
+      clock += 500;
+      source.emit({ kind: 'cells', accountIds: [account], origin: 'another replica' });
+      clock += 100;
+      const first = source.hold('account', { readFirst: false });
+      await limited.personal(account, 'math');
+      clock += 400;
+      // The read-again is due now, but a reload is in flight: it must not start another.
+      const second = source.hold('account');
+      await limited.personal(account, 'math');
+      expect(second.asked).to.equal(false);
+      const during = write(account, 'math', model, 0.4);
+      limited.applyLocal(account, localDeltas(during));
+      first.mayRead.resolve();
+      await first.didRead.promise;
+      first.answer();
+      await settled();
+      expect((await limited.personal(account, 'math')).cells.get(model)!.n).to.be.closeTo(
+        cell(0.8).n + cell(0.6).n + cell(0.4).n,
+        1e-9,
+      );
+      second.answer();
+    });
+
     it('reads an account again after a background reload whose read may hold a delta it also replayed', async () => {
       const account = uniqueId('acc');
       const model = uniqueId('m');

@@ -73,9 +73,10 @@ export class CircuitBreaker {
   }
 
   /**
-   * The call said nothing of the upstream's health (the request itself was refused, or its caller went away):
-   * a half-open probe is handed back at once, so that the next caller probes instead of waiting until the
-   * reservation goes stale.
+   * The probe said nothing of the upstream's health (the request itself was refused, or its caller went away):
+   * it is handed back at once, so that the next caller probes instead of waiting until the reservation goes
+   * stale. Only the caller holding the probe (it acquired in the half-open state) may call this: a call let
+   * through while the circuit was closed holds no reservation, and would free another caller's.
    */
   release(): void {
     this.probeStartedAt = undefined;

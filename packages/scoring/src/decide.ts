@@ -257,10 +257,6 @@ function decideWith(input: DecideInput, cfg: ScoringConfig, s: Scratch): Decisio
       rejected.push({ model: c.id, reason: 'not_allowed', detail: 'not in allowed_models' });
       continue;
     }
-    if (cons.unhealthy && hasIn(cons.unhealthy, c.id)) {
-      rejected.push({ model: c.id, reason: 'unhealthy', detail: `provider ${c.provider} is marked unhealthy` });
-      continue;
-    }
     const cap = input.maxCompletionTokens;
     const need =
       input.promptTokens +
@@ -311,6 +307,12 @@ function decideWith(input: DecideInput, cfg: ScoringConfig, s: Scratch): Decisio
         reason: 'over_budget',
         detail: `estimated ${requestCost.toPrecision(3)} USD > max ${cons.maxCostUsd}`,
       });
+      continue;
+    }
+    // Last: a model is reported unhealthy only when it would otherwise serve the request, so that a failing
+    // provider never hides that the request itself cannot be served (a prompt beyond every window, ...).
+    if (cons.unhealthy && hasIn(cons.unhealthy, c.id)) {
+      rejected.push({ model: c.id, reason: 'unhealthy', detail: `provider ${c.provider} is marked unhealthy` });
       continue;
     }
     const latency = blendObserved(

@@ -115,6 +115,21 @@ describe('decide', () => {
     expect(pick(5000, 100_000).rejected.map((r) => r.model)).not.to.include('w8k');
   });
 
+  it('calls a model unhealthy only when it would otherwise serve the request', () => {
+    // 20,000 tokens fit only big's window; small's provider is failing too, but it could never have served.
+    const d = () => decide(base({ promptTokens: 20_000, constraints: { unhealthy: new Set(['small', 'big']) } }));
+    expect(() => d()).to.throw(NoEligibleModelError);
+    try {
+      d();
+    } catch (err) {
+      expect((err as NoEligibleModelError).rejections.map((r) => [r.model, r.reason])).to.deep.equal([
+        ['big', 'unhealthy'],
+        ['mid', 'context_window'],
+        ['small', 'context_window'],
+      ]);
+    }
+  });
+
   it("holds a long prompt to the cost ceiling however cheap the account's short requests were", () => {
     // 30 answers of big at $0.001 each; this prompt alone costs 12,000 x $10 / 1M = $0.12 to send.
     const history = { big: cellOf(0.9, 30, 1, 0.001) };

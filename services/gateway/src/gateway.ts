@@ -352,6 +352,8 @@ class RequestHandler {
     );
     let started = false;
     let finished = false;
+    /** Running while the client takes nothing more: it ends the response when it runs out. */
+    let stalled: NodeJS.Timeout | undefined;
     const start = () => {
       if (!started) {
         started = true;
@@ -372,12 +374,12 @@ class RequestHandler {
         return;
       }
       start();
-      if (!res.write(`data: ${json}\n\n`)) {
+      if (!res.write(`data: ${json}\n\n`) && stalled === undefined) {
         call.pause();
-        // Unreferenced rather than cleared on close: destroying a closed response does nothing.
-        const stalled = setTimeout(() => res.destroy(), this.stalledClientMs).unref();
+        stalled = setTimeout(() => res.destroy(), this.stalledClientMs);
         res.once('drain', () => {
           clearTimeout(stalled);
+          stalled = undefined;
           call.resume();
         });
       }
@@ -397,6 +399,7 @@ class RequestHandler {
       res.end(DONE_EVENT);
     });
     res.once('close', () => {
+      clearTimeout(stalled);
       if (!finished) {
         finished = true;
         call.cancel();

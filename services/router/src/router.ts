@@ -127,7 +127,10 @@ export class Router {
     for (const model of this.attemptOrder(plan)) {
       const started = this.o.now();
       const breaker = this.o.breakers.get(model.provider, model.id);
-      if (!admitted(breaker, model, disabled)) continue;
+      const admission = admitted(breaker, model, disabled);
+      if (admission === undefined) continue;
+      // Only the half-open probe is handed back: a call let through while closed holds no reservation.
+      const probe = admission === 'probe';
       let result: CountedResult;
       try {
         const answer = await this.o.catalog.provider(model.id).complete({
@@ -137,10 +140,10 @@ export class Router {
         result = { ...answer, usage: answer.usage ?? estimatedUsage(plan, answer.text) };
       } catch (err) {
         if (signal.aborted) {
-          breaker.release();
+          if (probe) breaker.release();
           throw err;
         }
-        this.noteFailure(err, model, breaker, plan, started, attempts, failures);
+        this.noteFailure(err, model, breaker, probe, plan, started, attempts, failures);
         continue;
       }
       breaker.onSuccess();
@@ -174,7 +177,10 @@ export class Router {
     for (const model of this.attemptOrder(plan)) {
       const started = this.o.now();
       const breaker = this.o.breakers.get(model.provider, model.id);
-      if (!admitted(breaker, model, disabled)) continue;
+      const admission = admitted(breaker, model, disabled);
+      if (admission === undefined) continue;
+      // Only the half-open probe is handed back: a call let through while closed holds no reservation.
+      const probe = admission === 'probe';
       const chunks = this.o.catalog.provider(model.id).stream({ ...this.call(model, input, plan.messages), signal });
       const iterator = chunks[Symbol.asyncIterator]();
       let first: IteratorResult<ChatChunk>;
@@ -182,10 +188,10 @@ export class Router {
         first = await iterator.next();
       } catch (err) {
         if (signal.aborted) {
-          breaker.release();
+          if (probe) breaker.release();
           throw err;
         }
-        this.noteFailure(err, model, breaker, plan, started, attempts, failures);
+        this.noteFailure(err, model, breaker, probe, plan, started, attempts, failures);
         continue;
       }
       // The routing block goes out with the first chunk: the attempt's latency is its time to that chunk.
@@ -229,7 +235,7 @@ export class Router {
         ended = true;
       } catch (err) {
         // Cancelled, refused mid-stream or stopped by the consumer: nothing was learnt of the upstream's health.
-        if (!reported) breaker.release();
+        if (!reported && probe) breaker.release();
         throw err;
       } finally {
         // The consumer stopped first: closing the iterator runs the provider's cleanup (aborts the upstream
@@ -415,6 +421,7 @@ export class Router {
     err: unknown,
     model: RoutableModel,
     breaker: CircuitBreaker,
+    probe: boolean,
     plan: Plan,
     started: number,
     attempts: AttemptInfo[],
@@ -427,7 +434,7 @@ export class Router {
       latencyMs: this.o.now() - started,
     });
     if (!countsAgainstHealth(err)) {
-      breaker.release();
+      if (probe) breaker.release();
       return;
     }
     breaker.onFailure();
@@ -576,10 +583,11 @@ function codeOf(err: unknown): string {
  * may be stale by the time a fallback is tried: the breaker itself lets a call through when closed, and only
  * one probe at a time once its cool-down has passed.
  */
-function admitted(breaker: CircuitBreaker, model: RoutableModel, disabled: string[]): boolean {
-  if (breaker.tryAcquire()) return true;
+function admitted(breaker: CircuitBreaker, model: RoutableModel, disabled: string[]): 'call' | 'probe' | undefined {
+  const probing = breaker.getState() !== 'closed';
+  if (breaker.tryAcquire()) return probing ? 'probe' : 'call';
   disabled.push(model.id);
-  return false;
+  return undefined;
 }
 
 function allFailed(attempts: AttemptInfo[], disabled: readonly string[]): DomainError {

@@ -277,6 +277,44 @@ describe("a model's circuit breaker", function () {
     const res = await r.complete({ model: 'switchable', messages });
     expect(res.routing!.model).to.equal('switchable');
   });
+
+  it("does not hand back another caller's probe when a call let through before the circuit opened ends", async () => {
+    const messages = user('Tell me a story');
+    const input = validateChatRequest(
+      routerV1.CreateChatCompletionRequest.fromPartial({ model: 'switchable', messages }),
+    );
+    /** A stream of `switchable` that stalls after its first words, until its signal aborts. */
+    const stalledStream = async (signal: AbortSignal) => {
+      let started!: () => void;
+      const firstWords = new Promise<void>((resolve) => (started = resolve));
+      const done = r.service.router
+        .stream(r.account.id, input, signal, async (event) => {
+          if (event.chunk?.deltaText) started();
+        })
+        .catch(() => undefined);
+      await firstWords;
+      return { done };
+    };
+    upstream.setSwitch('stall');
+    const early = new AbortController();
+    const earlyCall = await stalledStream(early.signal);
+    // The circuit opens while that call is still streaming, and a probe goes out after the cool-down.
+    upstream.setSwitch('fail-500');
+    for (let i = 0; i < 2; i++) await grpcError(r.complete({ model: 'switchable', messages }));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    upstream.setSwitch('stall');
+    const probe = new AbortController();
+    const probeCall = await stalledStream(probe.signal);
+    // The early call ends (cancelled): it held no reservation, so the probe keeps its own.
+    early.abort();
+    await earlyCall.done;
+    upstream.setSwitch('answer');
+    const refused = await grpcError(r.complete({ model: 'switchable', messages }));
+    expect(refused.code, refused.details).to.equal(status.UNAVAILABLE);
+    expect(refused.details).to.match(/switchable is temporarily disabled/);
+    probe.abort();
+    await probeCall.done;
+  });
 });
 
 describe('an upstream that reports no token usage', function () {

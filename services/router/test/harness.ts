@@ -15,7 +15,7 @@ import { startRouterService } from '../src/index.js';
  * reason OpenAI does not have, `echo`
  * answers with the last user message (so that canaries reach the answer), `stall` streams two chunks and then
  * holds the stream open until the client goes away, `burst` streams its whole answer in one write (as a fast
- * upstream's short answer arrives), `switch` behaves as `fail-500`, `fail-400` or a plain answer as the test sets
+ * upstream's short answer arrives), `switch` behaves as `fail-500`, `fail-400`, `stall` or a plain answer as the test sets
  * with `setSwitch`, anything else answers a fixed text. It speaks the real protocol, unary and SSE.
  */
 export async function startFakeUpstream() {
@@ -33,7 +33,7 @@ export async function startFakeUpstream() {
   };
   const sseChunk = (model: string, delta: object, finishReason: string | null) =>
     `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', model, choices: [{ index: 0, delta, finish_reason: finishReason }] })}\n\n`;
-  let switchMode: 'fail-500' | 'fail-400' | 'answer' = 'answer';
+  let switchMode: 'fail-500' | 'fail-400' | 'stall' | 'answer' = 'answer';
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -59,7 +59,7 @@ export async function startFakeUpstream() {
         );
         return;
       }
-      if (payload.model === 'stall' && payload.stream) {
+      if (behaviour === 'stall' && payload.stream) {
         res.on('close', onStallClosed);
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write(sseChunk(payload.model, { content: 'Let me ' }, null));
