@@ -63,19 +63,27 @@ export class CircuitBreaker {
    * `release`.
    */
   tryAcquire(): boolean {
+    return this.acquire() !== undefined;
+  }
+
+  /**
+   * tryAcquire that says what the caller got: a plain call (closed), the probe (half-open; the caller alone
+   * may `release` it), or nothing.
+   */
+  acquire(): 'call' | 'probe' | undefined {
     const state = this.getState();
-    if (state === 'closed') return true;
-    if (state === 'open') return false;
-    if (this.probeStartedAt !== undefined && !this.probeIsStale()) return false;
+    if (state === 'closed') return 'call';
+    if (state === 'open') return undefined;
+    if (this.probeStartedAt !== undefined && !this.probeIsStale()) return undefined;
     this.state = 'half_open';
     this.probeStartedAt = this.options.now();
-    return true;
+    return 'probe';
   }
 
   /**
    * The probe said nothing of the upstream's health (the request itself was refused, or its caller went away):
    * it is handed back at once, so that the next caller probes instead of waiting until the reservation goes
-   * stale. Only the caller holding the probe (it acquired in the half-open state) may call this: a call let
+   * stale. Only the caller holding the probe (`acquire` returned 'probe') may call this: a call let
    * through while the circuit was closed holds no reservation, and would free another caller's.
    */
   release(): void {

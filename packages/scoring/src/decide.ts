@@ -493,7 +493,7 @@ function readView(cell: CellSums | undefined, withLatency: boolean, out: Float64
     return;
   }
   const decay = out[V_DECAY]!;
-  const scale = evidenceScale(cell, decay);
+  const scale = cellResidue(cell, decay);
   const mean = qualityMean(cell, scale);
   const calls = cell.requests + cell.failures;
   const hasCalls = calls > scale && calls > 0;
@@ -519,11 +519,6 @@ function copyEvidence(view: Float64Array, f: Float64Array, at: number): void {
   f[at] = view[V_N]!;
   f[at + 1] = view[V_MEAN]!;
   f[at + 2] = view[V_VARIANCE]!;
-}
-
-/** Sums below this are rounding left over from removed contributions, not evidence. */
-function evidenceScale(cell: CellSums, decay: number): number {
-  return cellResidue(cell, decay);
 }
 
 /** The cell's mean quality, NaN without quality evidence (decay cancels in the ratio). */
@@ -630,7 +625,7 @@ function tasteGap(
   at: number,
 ): void {
   // Only the mean and the evidence of the account's pool are needed: no full view on this hot path.
-  const mean = qualityMean(personalPool, evidenceScale(personalPool, globalPool[V_DECAY]!));
+  const mean = qualityMean(personalPool, cellResidue(personalPool, globalPool[V_DECAY]!));
   const globalMean = globalPool[V_MEAN]!;
   if (!(mean === mean) || !(globalMean === globalMean)) {
     out[at] = NO_TASTE;

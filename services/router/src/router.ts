@@ -584,10 +584,9 @@ function codeOf(err: unknown): string {
  * one probe at a time once its cool-down has passed.
  */
 function admitted(breaker: CircuitBreaker, model: RoutableModel, disabled: string[]): 'call' | 'probe' | undefined {
-  const probing = breaker.getState() !== 'closed';
-  if (breaker.tryAcquire()) return probing ? 'probe' : 'call';
-  disabled.push(model.id);
-  return undefined;
+  const admission = breaker.acquire();
+  if (admission === undefined) disabled.push(model.id);
+  return admission;
 }
 
 function allFailed(attempts: AttemptInfo[], disabled: readonly string[]): DomainError {
